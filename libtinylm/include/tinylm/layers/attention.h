@@ -1,0 +1,56 @@
+// Causal multi-head self-attention over [B, T, D]:
+//   qkv = x Wqkv^T  (one matmul; columns: H query heads, then Hkv key heads, then Hkv value heads)
+//   optional per-head RMSNorm of q and k (QK-norm), RoPE on q and k,
+//   P = causal_softmax(q k^T / sqrt(hd)),  o = P v,  y = o Wo^T.
+// Grouped-query attention: query head h reads key/value head h / (H / Hkv), as PyTorch's
+// repeat_interleave. Heads are laid out [B, H, T, hd] so the H/Hkv query heads of a group are
+// one [g*T, hd] matrix and every product is a single batched oneDNN matmul.
+#pragma once
+#include <memory>
+
+#include "tinylm/layer.h"
+#include "tinylm/layers/linear.h"
+#include "tinylm/layers/rmsnorm.h"
+#include "tinylm/layers/rope.h"
+
+namespace tinylm {
+
+struct AttentionOptions {
+  int64_t heads = 4;
+  int64_t kv_heads = 0;  // 0: same as heads
+  bool qk_norm = false;
+  float qk_norm_eps = 1e-6f;
+  bool rope = true;
+  RopeOptions rope_options;
+  bool bias = false;
+  float init_std = 0.02f;
+};
+
+class Attention : public Layer {
+ public:
+  Attention(ParamStore& store, const std::string& name, int64_t dim, AttentionOptions opt);
+  std::string type() const override { return "attention"; }
+  Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
+  Tensor Backward(Context& ctx, const Tensor& dy) override;
+  std::vector<Param*> Params() const override;
+  std::unique_ptr<DecodeState> NewDecodeState(int64_t batch, int64_t max_len) const override;
+  Tensor Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState* state) override;
+
+ private:
+  // Splits packed qkv [B,T,(H+2Hkv)*hd] into q [B,H,T,hd], k, v [B,Hkv,T,hd], and back.
+  void Split(const Tensor& qkv, int64_t b, int64_t t);
+  void Merge(const Tensor& dq, const Tensor& dk, const Tensor& dv, Tensor& dqkv, int64_t b,
+             int64_t t);
+  // Per-head norm + RoPE of q and k (positions pos0..), layout [B, heads, T, hd].
+  void PrepareQK(Context& ctx, int64_t b, int64_t t, int64_t pos0, Mode mode);
+
+  int64_t dim_, heads_, kv_heads_, head_dim_;
+  AttentionOptions opt_;
+  std::unique_ptr<Linear> qkv_, proj_;
+  std::unique_ptr<RmsNorm> q_norm_, k_norm_;
+  std::unique_ptr<Rope> rope_;
+  // Saved activations / workspaces (reused across steps).
+  Tensor q_, k_, v_, q_pre_, k_pre_, probs_, o_, merged_, dq_, dk_, dv_, dprobs_, dqkv_, dmerged_;
+};
+
+}  // namespace tinylm

@@ -1,0 +1,62 @@
+// Composition layers: a chain, a residual connection, and repetition with shared weights.
+#pragma once
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "tinylm/layer.h"
+
+namespace tinylm {
+
+// y = f_n(...f_1(x)). Decode state: one child state per child.
+class Sequential : public Layer {
+ public:
+  Sequential() = default;
+  explicit Sequential(std::vector<LayerPtr> layers) : layers_(std::move(layers)) {}
+  void Add(LayerPtr l) { layers_.push_back(std::move(l)); }
+  std::string type() const override { return "sequential"; }
+  Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
+  Tensor Backward(Context& ctx, const Tensor& dy) override;
+  std::vector<Param*> Params() const override;
+  std::unique_ptr<DecodeState> NewDecodeState(int64_t batch, int64_t max_len) const override;
+  Tensor Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState* state) override;
+  Shape OutputShape(const Shape& in) const override;
+  const std::vector<LayerPtr>& layers() const { return layers_; }
+
+ private:
+  std::vector<LayerPtr> layers_;
+};
+
+// y = x + branch(x). A pre-norm residual block is Residual(Sequential{norm, mixer[, dropout]}).
+class Residual : public Layer {
+ public:
+  explicit Residual(LayerPtr branch) : branch_(std::move(branch)) {}
+  std::string type() const override { return "residual"; }
+  Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
+  Tensor Backward(Context& ctx, const Tensor& dy) override;
+  std::vector<Param*> Params() const override { return branch_->Params(); }
+  std::unique_ptr<DecodeState> NewDecodeState(int64_t batch, int64_t max_len) const override {
+    return branch_->NewDecodeState(batch, max_len);
+  }
+  Tensor Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState* state) override;
+  Layer& branch() { return *branch_; }
+
+ private:
+  LayerPtr branch_;
+  Tensor y_, dx_;
+};
+
+// x + dropout(mixer(norm(x))): the pre-norm residual block of every transformer here.
+LayerPtr MakePreNormResidual(LayerPtr norm, LayerPtr mixer, float dropout, const std::string& name);
+
+// Applies `count` instances of a block in sequence, all sharing one set of parameters: the
+// factory runs `count` times with the same names inside a ParamStore::SharedScope. Each
+// instance keeps its own activations, so backward through every application is exact and the
+// shared gradients accumulate.
+class Repeat : public Sequential {
+ public:
+  Repeat(ParamStore& store, int count, const std::function<LayerPtr(ParamStore&)>& make_block);
+  std::string type() const override { return "repeat"; }
+};
+
+}  // namespace tinylm

@@ -1,0 +1,29 @@
+// Linear: y = x W^T (+ b), W stored [out, in] as in PyTorch. All three products are oneDNN
+// matmuls; the backward ones run on transposed views of the same buffers.
+#pragma once
+#include "tinylm/layer.h"
+
+namespace tinylm {
+
+class Linear : public Layer {
+ public:
+  // If `shared_weight` is given (tied output head), it must be [out, in] and is used as W.
+  Linear(ParamStore& store, const std::string& name, int64_t in, int64_t out, bool bias,
+         float init_std = 0.02f, Param* shared_weight = nullptr);
+  std::string type() const override { return "linear"; }
+  Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
+  Tensor Backward(Context& ctx, const Tensor& dy) override;
+  std::vector<Param*> Params() const override;
+  Shape OutputShape(const Shape& in) const override;
+
+  Param* weight() const { return weight_; }
+  Param* bias() const { return bias_; }
+
+ private:
+  int64_t in_, out_;
+  Param* weight_;
+  Param* bias_ = nullptr;
+  Tensor x_, y_, dx_;
+};
+
+}  // namespace tinylm

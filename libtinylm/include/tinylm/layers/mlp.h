@@ -1,0 +1,45 @@
+// Channel mixers.
+//   SwiGLU:   y = W_down( silu(x W_gate^T) * (x W_up^T) ), gate and up fused in one [2F, D] matmul
+//             (rows 0..F-1 gate, F..2F-1 up).
+//   GeluMlp:  y = fc2( gelu(fc1 x) ), with biases; gelu exact (erf) or tanh approximation.
+#pragma once
+#include <memory>
+
+#include "tinylm/layer.h"
+#include "tinylm/layers/linear.h"
+
+namespace tinylm {
+
+class SwiGlu : public Layer {
+ public:
+  SwiGlu(ParamStore& store, const std::string& name, int64_t dim, int64_t hidden, bool bias = false,
+         float init_std = 0.02f);
+  std::string type() const override { return "swiglu"; }
+  Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
+  Tensor Backward(Context& ctx, const Tensor& dy) override;
+  std::vector<Param*> Params() const override;
+
+ private:
+  int64_t hidden_;
+  std::unique_ptr<Linear> gate_up_, down_;
+  Tensor gu_, h_, dgu_;
+};
+
+enum class GeluKind { kErf, kTanh };
+
+class GeluMlp : public Layer {
+ public:
+  GeluMlp(ParamStore& store, const std::string& name, int64_t dim, int64_t hidden,
+          GeluKind kind = GeluKind::kErf, bool bias = true, float init_std = 0.02f);
+  std::string type() const override { return "gelu_mlp"; }
+  Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
+  Tensor Backward(Context& ctx, const Tensor& dy) override;
+  std::vector<Param*> Params() const override;
+
+ private:
+  dnnl::algorithm alg_;
+  std::unique_ptr<Linear> fc1_, fc2_;
+  Tensor pre_, act_, dpre_;
+};
+
+}  // namespace tinylm

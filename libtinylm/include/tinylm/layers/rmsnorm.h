@@ -1,0 +1,23 @@
+// RMSNorm over the last dimension: y = x / sqrt(mean(x^2) + eps) * w.
+// oneDNN 2.6 has no RMSNorm, so forward and backward are vectorised loops.
+#pragma once
+#include "tinylm/layer.h"
+
+namespace tinylm {
+
+class RmsNorm : public Layer {
+ public:
+  RmsNorm(ParamStore& store, const std::string& name, int64_t dim, float eps = 1e-6f);
+  std::string type() const override { return "rmsnorm"; }
+  Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
+  Tensor Backward(Context& ctx, const Tensor& dy) override;
+  std::vector<Param*> Params() const override { return {weight_}; }
+
+ private:
+  int64_t dim_;
+  float eps_;
+  Param* weight_;
+  Tensor x_, y_, rstd_, dx_;
+};
+
+}  // namespace tinylm

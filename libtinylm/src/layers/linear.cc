@@ -1,0 +1,64 @@
+#include "tinylm/layers/linear.h"
+
+#include <stdexcept>
+
+#include "tinylm/ops.h"
+
+namespace tinylm {
+
+Linear::Linear(ParamStore& store, const std::string& name, int64_t in, int64_t out, bool bias,
+               float init_std, Param* shared_weight)
+    : in_(in), out_(out) {
+  if (shared_weight) {
+    if (shared_weight->shape != Shape{out, in})
+      throw std::invalid_argument(name + ": tied weight " + shared_weight->name + " has shape " +
+                                  ShapeString(shared_weight->shape) + ", need [" +
+                                  std::to_string(out) + "," + std::to_string(in) + "]");
+    weight_ = shared_weight;
+  } else {
+    weight_ = store.Declare(name + ".weight", {out, in}, Init::Normal(init_std), true);
+  }
+  if (bias) bias_ = store.Declare(name + ".bias", {out}, Init::Constant(0.0f), false);
+}
+
+std::vector<Param*> Linear::Params() const {
+  if (bias_) return {weight_, bias_};
+  return {weight_};
+}
+
+Shape Linear::OutputShape(const Shape& in) const {
+  Shape s = in;
+  s.back() = out_;
+  return s;
+}
+
+Tensor Linear::Forward(Context& ctx, const Tensor& x, Mode mode) {
+  if (x.dim(-1) != in_)
+    throw std::invalid_argument("linear: input " + ShapeString(x.shape()) + ", expected last dim " +
+                                std::to_string(in_));
+  const int64_t m = x.numel() / in_;
+  EnsureShape(y_, OutputShape(x.shape()));
+  MatmulOptions o;
+  o.trans_b = true;
+  o.bias = bias_ ? &bias_->value : nullptr;
+  Matmul(ctx, x.Reshape({m, in_}), weight_->value, y_.Reshape({m, out_}), o);
+  if (mode == Mode::kTrain) x_ = x;
+  return y_;
+}
+
+Tensor Linear::Backward(Context& ctx, const Tensor& dy) {
+  const int64_t m = dy.numel() / out_;
+  const Tensor dy2 = dy.Reshape({m, out_});
+  // dW += dY^T X
+  MatmulOptions w;
+  w.trans_a = true;
+  w.accumulate = true;
+  Matmul(ctx, dy2, x_.Reshape({m, in_}), weight_->grad, w);
+  if (bias_) AccumulateColumnSums(ctx, dy2, bias_->grad);
+  // dX = dY W
+  EnsureShape(dx_, x_.shape());
+  Matmul(ctx, dy2, weight_->value, dx_.Reshape({m, in_}));
+  return dx_;
+}
+
+}  // namespace tinylm

@@ -1,0 +1,94 @@
+#include "tinylm/layers/mlp.h"
+
+#include <cmath>
+
+#include "tinylm/ops.h"
+
+namespace tinylm {
+
+SwiGlu::SwiGlu(ParamStore& store, const std::string& name, int64_t dim, int64_t hidden, bool bias,
+               float init_std)
+    : hidden_(hidden) {
+  gate_up_ = std::make_unique<Linear>(store, name + ".gate_up", dim, 2 * hidden, bias, init_std);
+  down_ = std::make_unique<Linear>(store, name + ".down", hidden, dim, bias, init_std);
+}
+
+std::vector<Param*> SwiGlu::Params() const {
+  std::vector<Param*> p = gate_up_->Params();
+  AppendUnique(p, down_->Params());
+  return p;
+}
+
+Tensor SwiGlu::Forward(Context& ctx, const Tensor& x, Mode mode) {
+  gu_ = gate_up_->Forward(ctx, x, mode);  // [.., 2F], owned by gate_up_
+  const int64_t rows = gu_.numel() / (2 * hidden_), f = hidden_;
+  Shape hs = x.shape();
+  hs.back() = f;
+  EnsureShape(h_, hs);
+  const float* pgu = gu_.f32();
+  float* ph = h_.f32();
+#pragma omp parallel for schedule(static) if (rows > 16)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* g = pgu + r * 2 * f;
+    const float* u = g + f;
+    float* h = ph + r * f;
+#pragma omp simd
+    for (int64_t j = 0; j < f; ++j) h[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
+  }
+  return down_->Forward(ctx, h_, mode);
+}
+
+Tensor SwiGlu::Backward(Context& ctx, const Tensor& dy) {
+  const Tensor dh = down_->Backward(ctx, dy);
+  const int64_t rows = gu_.numel() / (2 * hidden_), f = hidden_;
+  EnsureShape(dgu_, gu_.shape());
+  const float* pgu = gu_.f32();
+  const float* pdh = dh.f32();
+  float* pd = dgu_.f32();
+  // h = silu(g) u: dg = dh u silu'(g), du = dh silu(g), silu'(g) = s (1 + g (1 - s)), s = sigmoid(g)
+#pragma omp parallel for schedule(static) if (rows > 16)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* g = pgu + r * 2 * f;
+    const float* u = g + f;
+    const float* d = pdh + r * f;
+    float* dg = pd + r * 2 * f;
+    float* du = dg + f;
+#pragma omp simd
+    for (int64_t j = 0; j < f; ++j) {
+      const float s = 1.0f / (1.0f + std::exp(-g[j]));
+      du[j] = d[j] * g[j] * s;
+      dg[j] = d[j] * u[j] * s * (1.0f + g[j] * (1.0f - s));
+    }
+  }
+  return gate_up_->Backward(ctx, dgu_);
+}
+
+GeluMlp::GeluMlp(ParamStore& store, const std::string& name, int64_t dim, int64_t hidden,
+                 GeluKind kind, bool bias, float init_std)
+    : alg_(kind == GeluKind::kErf ? dnnl::algorithm::eltwise_gelu_erf
+                                  : dnnl::algorithm::eltwise_gelu_tanh) {
+  fc1_ = std::make_unique<Linear>(store, name + ".fc1", dim, hidden, bias, init_std);
+  fc2_ = std::make_unique<Linear>(store, name + ".fc2", hidden, dim, bias, init_std);
+}
+
+std::vector<Param*> GeluMlp::Params() const {
+  std::vector<Param*> p = fc1_->Params();
+  AppendUnique(p, fc2_->Params());
+  return p;
+}
+
+Tensor GeluMlp::Forward(Context& ctx, const Tensor& x, Mode mode) {
+  pre_ = fc1_->Forward(ctx, x, mode);
+  EnsureShape(act_, pre_.shape());
+  EltwiseForward(ctx, alg_, 0.0f, pre_, act_);
+  return fc2_->Forward(ctx, act_, mode);
+}
+
+Tensor GeluMlp::Backward(Context& ctx, const Tensor& dy) {
+  const Tensor dact = fc2_->Backward(ctx, dy);
+  EnsureShape(dpre_, pre_.shape());
+  EltwiseBackward(ctx, alg_, 0.0f, pre_, dact, dpre_);
+  return fc1_->Backward(ctx, dpre_);
+}
+
+}  // namespace tinylm
