@@ -1,0 +1,91 @@
+// PyTorch parity: the 1,006,976-parameter byte transformer (and its QK-norm variant) must
+// reproduce tools/make_goldens.py's logits, loss, every parameter gradient, and the loss after
+// each of 10 AdamW steps (warmup + cosine, clipping, decoupled weight decay).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "golden_file.h"
+#include "tinylm/model.h"
+#include "tinylm/rng.h"
+
+namespace tinylm::testing {
+namespace {
+
+// Must match golden_init in tools/make_goldens.py.
+void GoldenInit(ParamStore& store, uint64_t seed) {
+  for (const auto& p : store.params()) {
+    float* v = p->value.f32();
+    const uint64_t stream = HashString(p->name.c_str());
+    for (int64_t i = 0; i < p->numel(); ++i) {
+      const float u = 2.0f * CounterUniform(seed, stream, i) - 1.0f;
+      if (p->name == "embed.weight") v[i] = 0.1f * u;
+      else if (p->shape.size() == 2) v[i] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(p->shape[1]))) * u;
+      else v[i] = 1.0f + 0.1f * u;
+    }
+  }
+}
+
+double MaxRelErr(const float* a, const float* b, int64_t n) {
+  double err = 0, scale = 1e-12;
+  for (int64_t i = 0; i < n; ++i) {
+    err = std::max(err, static_cast<double>(std::fabs(a[i] - b[i])));
+    scale = std::max(scale, static_cast<double>(std::fabs(b[i])));
+  }
+  return err / scale;
+}
+
+void CheckGolden(const std::string& file, bool qk_norm, int64_t expected_params) {
+  auto g = ReadGolden(std::string(TINYLM_GOLDEN_DIR) + "/" + file);
+  proto::TransformerConfig cfg;
+  cfg.set_vocab_size(256);
+  cfg.set_d_model(128);
+  cfg.set_layers(5);
+  cfg.set_heads(4);
+  cfg.set_ffn_hidden(336);
+  cfg.set_norm_eps(1e-5f);
+  cfg.set_qk_norm(qk_norm);
+  cfg.set_tie_embeddings(true);
+  auto model = BuildTransformer(cfg);
+  model->store().Allocate(0);
+  GoldenInit(model->store(), 1234);
+  EXPECT_EQ(model->NumParams(), expected_params);
+
+  Context ctx(2, 0);
+  Batch batch{g.at("inputs"), g.at("targets"), Tensor()};
+  const Tensor& want_logits = g.at("logits");
+  model->store().ZeroGrads();
+  const Tensor logits = model->Forward(ctx, batch.inputs, Mode::kTrain);
+  EXPECT_LE(MaxRelErr(logits.f32(), want_logits.f32(), logits.numel()), 1e-5) << "logits";
+  Tensor dlogits = Tensor::Empty(logits.shape());
+  const LossResult loss = CrossEntropy(logits, batch.targets, Tensor(), dlogits);
+  EXPECT_NEAR(loss.loss, g.at("loss").f32()[0], 1e-6 * g.at("loss").f32()[0]) << "loss";
+  model->Backward(ctx, dlogits);
+  int checked = 0;
+  for (const auto& p : model->store().params()) {
+    const Tensor& want = g.at("grad/" + p->name);
+    ASSERT_EQ(want.shape(), p->shape) << p->name;
+    EXPECT_LE(MaxRelErr(p->grad.f32(), want.f32(), p->numel()), 2e-5) << "gradient of " << p->name;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2 + (qk_norm ? 8 : 6) * 5);  // embed + final norm + per block
+
+  // 10 AdamW steps on the same batch with the golden's schedule and settings.
+  AdamW opt({0.9f, 0.95f, 1e-8f, 0.1f});
+  ScheduleOptions sched{1e-3f, 1e-4f, 3, 10};
+  const Tensor& want_losses = g.at("losses_after_step");
+  Tensor scratch = Tensor::Empty(logits.shape());
+  for (int step = 0; step < 10; ++step) {
+    ctx.set_step(step);
+    TrainStep(ctx, *model, opt, batch, ScheduledLr(sched, step), 1.0);
+    const Tensor after = model->Forward(ctx, batch.inputs, Mode::kEval);
+    const double l = CrossEntropy(after, batch.targets, Tensor(), Tensor()).loss;
+    EXPECT_NEAR(l, want_losses.f32()[step], 1e-5 * want_losses.f32()[step]) << "loss after step " << step + 1;
+  }
+}
+
+TEST(Golden, Transformer1M) { CheckGolden("transformer_1m.bin", false, 1006976); }
+TEST(Golden, Transformer1MQkNorm) { CheckGolden("transformer_1m_qknorm.bin", true, 1007296); }
+
+}  // namespace
+}  // namespace tinylm::testing

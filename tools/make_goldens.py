@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""PyTorch parity goldens for the core byte-level transformer (run with Debian's torch):
+
+    /usr/bin/python3 tools/make_goldens.py            # writes tests/goldens/*.bin
+
+The model is written here from its definition, independently of the C++ code: d_model 128,
+5 layers, 4 heads, SwiGLU 336, RMSNorm (eps 1e-5), rotate-half RoPE (base 10000), tied
+embeddings, vocab 256 = 1,006,976 parameters; and the same with per-head QK RMSNorm.
+Computation is float64, so the goldens carry no fp32 error of their own.
+
+Parameters are initialised by a counter-based generator that the C++ test reproduces bit for
+bit (tests/golden_test.cc: GoldenInit), so the files need not store them:
+    u = (CounterBits(seed, fnv1a(name), i) >> 40) / 2^24,  value = scale * (2u - 1) (+1 for norms)
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_format  # noqa: E402
+
+torch.set_num_threads(2)
+torch.set_default_dtype(torch.float64)
+
+MASK = (1 << 64) - 1
+U = np.uint64
+
+
+def mix64(z):
+    z = (z ^ (z >> U(30))) * U(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> U(27))) * U(0x94D049BB133111EB)
+    return z ^ (z >> U(31))
+
+
+def mix64_int(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def fnv1a(s):
+    h = 1469598103934665603
+    for c in s.encode():
+        h = ((h ^ c) * 1099511628211) & MASK
+    return h
+
+
+def counter_uniform(seed, stream, n):
+    base = mix64_int(seed ^ ((stream * 0x9E3779B97F4A7C15) & MASK))
+    with np.errstate(over="ignore"):
+        ctr = np.arange(n, dtype=U) * U(0xD1B54A32D192ED03) + U(base)
+        bits = mix64(ctr)
+    return (bits >> U(40)).astype(np.float64) * (1.0 / 16777216.0)
+
+
+def golden_init(name, shape, seed):
+    """Must match GoldenInit in tests/golden_test.cc."""
+    n = int(np.prod(shape))
+    u = (2.0 * counter_uniform(seed, fnv1a(name), n) - 1.0).astype(np.float32)
+    if name == "embed.weight":
+        v = np.float32(0.1) * u
+    elif len(shape) == 2:
+        v = np.float32(1.0 / np.sqrt(shape[1])) * u
+    else:  # norm weights
+        v = np.float32(1.0) + np.float32(0.1) * u
+    return torch.from_numpy(v.astype(np.float32).reshape(shape)).to(torch.float64)
+
+
+class Cfg:
+    vocab, d, layers, heads, ffn, eps, base = 256, 128, 5, 4, 336, 1e-5, 10000.0
+
+
+def rmsnorm(x, w, eps):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+def rope(x, base):  # x [B, H, T, hd], rotate-half
+    hd = x.shape[-1]
+    half = hd // 2
+    inv = 1.0 / (base ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+    ang = torch.arange(x.shape[2], dtype=torch.float64)[:, None] * inv[None, :]
+    c, s = ang.cos(), ang.sin()
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat([x1 * c - x2 * s, x2 * c + x1 * s], dim=-1)
+
+
+def param_shapes(cfg, qk_norm):
+    hd = cfg.d // cfg.heads
+    shapes = {"embed.weight": (cfg.vocab, cfg.d)}
+    for i in range(cfg.layers):
+        p = "blocks.%d." % i
+        shapes[p + "attn_norm.weight"] = (cfg.d,)
+        shapes[p + "attn.qkv.weight"] = (3 * cfg.d, cfg.d)
+        if qk_norm:
+            shapes[p + "attn.q_norm.weight"] = (hd,)
+            shapes[p + "attn.k_norm.weight"] = (hd,)
+        shapes[p + "attn.proj.weight"] = (cfg.d, cfg.d)
+        shapes[p + "mlp_norm.weight"] = (cfg.d,)
+        shapes[p + "mlp.gate_up.weight"] = (2 * cfg.ffn, cfg.d)
+        shapes[p + "mlp.down.weight"] = (cfg.d, cfg.ffn)
+    shapes["final_norm.weight"] = (cfg.d,)
+    return shapes
+
+
+def forward(P, ids, cfg, qk_norm):
+    B, T = ids.shape
+    H, hd = cfg.heads, cfg.d // cfg.heads
+    x = P["embed.weight"][ids]
+    mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
+    for i in range(cfg.layers):
+        p = "blocks.%d." % i
+        h = rmsnorm(x, P[p + "attn_norm.weight"], cfg.eps)
+        qkv = h @ P[p + "attn.qkv.weight"].t()
+        q, k, v = qkv.split(cfg.d, dim=-1)
+        q, k, v = (t.view(B, T, H, hd).transpose(1, 2) for t in (q, k, v))
+        if qk_norm:
+            q = rmsnorm(q, P[p + "attn.q_norm.weight"], cfg.eps)
+            k = rmsnorm(k, P[p + "attn.k_norm.weight"], cfg.eps)
+        q, k = rope(q, cfg.base), rope(k, cfg.base)
+        att = (q @ k.transpose(-1, -2)) / np.sqrt(hd)
+        att = att.masked_fill(mask, float("-inf")).softmax(-1)
+        o = (att @ v).transpose(1, 2).reshape(B, T, cfg.d)
+        x = x + o @ P[p + "attn.proj.weight"].t()
+        h = rmsnorm(x, P[p + "mlp_norm.weight"], cfg.eps)
+        gu = h @ P[p + "mlp.gate_up.weight"].t()
+        g, u = gu.split(cfg.ffn, dim=-1)
+        x = x + (torch.nn.functional.silu(g) * u) @ P[p + "mlp.down.weight"].t()
+    x = rmsnorm(x, P["final_norm.weight"], cfg.eps)
+    return x @ P["embed.weight"].t()
+
+
+# Optimiser settings shared with tests/golden_test.cc.
+LR, MIN_LR, WARMUP, STEPS = 1e-3, 1e-4, 3, 10
+BETAS, EPS, WD, CLIP = (0.9, 0.95), 1e-8, 0.1, 1.0
+
+
+def scheduled_lr(step):
+    if step < WARMUP:
+        return LR * (step + 1) / WARMUP
+    prog = (step - WARMUP) / (STEPS - WARMUP)
+    return MIN_LR + 0.5 * (LR - MIN_LR) * (1 + np.cos(np.pi * prog))
+
+
+def make(path, qk_norm, seed=1234, B=2, T=32):
+    cfg = Cfg()
+    shapes = param_shapes(cfg, qk_norm)
+    P = {n: golden_init(n, s, seed).requires_grad_(True) for n, s in shapes.items()}
+    count = sum(int(np.prod(s)) for s in shapes.values())
+    print("%s: %d parameters" % (path, count))
+    # Byte-level data: a fixed English text so targets look like real next-byte prediction.
+    text = (b"Once upon a time, there was a little fox who loved to look at the stars. "
+            b"One night, the fox saw a shooting star and made a wish to fly. ")
+    data = np.frombuffer(text * 4, dtype=np.uint8).astype(np.int64)
+    ids = torch.from_numpy(np.stack([data[b * 37: b * 37 + T] for b in range(B)]))
+    tgt = torch.from_numpy(np.stack([data[b * 37 + 1: b * 37 + T + 1] for b in range(B)]))
+    logits = forward(P, ids, cfg, qk_norm)
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, cfg.vocab), tgt.reshape(-1))
+    loss.backward()
+    out = {"inputs": ids.numpy(), "targets": tgt.numpy(),
+           "logits": logits.detach().numpy(), "loss": np.array([loss.item()])}
+    for n in shapes:
+        out["grad/" + n] = P[n].grad.detach().clone().numpy()  # copy: later steps reuse .grad
+
+    decay = [P[n] for n in shapes if len(shapes[n]) == 2]
+    no_decay = [P[n] for n in shapes if len(shapes[n]) != 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WD},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=LR, betas=BETAS, eps=EPS)
+    losses = []
+    for step in range(STEPS):
+        for g in opt.param_groups:
+            g["lr"] = scheduled_lr(step)
+        opt.zero_grad()
+        l = torch.nn.functional.cross_entropy(forward(P, ids, cfg, qk_norm).reshape(-1, cfg.vocab),
+                                              tgt.reshape(-1))
+        l.backward()
+        torch.nn.utils.clip_grad_norm_(list(P.values()), CLIP)
+        opt.step()
+        with torch.no_grad():
+            losses.append(torch.nn.functional.cross_entropy(
+                forward(P, ids, cfg, qk_norm).reshape(-1, cfg.vocab), tgt.reshape(-1)).item())
+    out["losses_after_step"] = np.array(losses)
+    print("  loss %.6f, after 10 AdamW steps %.6f" % (loss.item(), losses[-1]))
+    golden_format.write(path, out)
+
+
+if __name__ == "__main__":
+    here = os.path.dirname(os.path.abspath(__file__))
+    d = os.path.join(here, "..", "tests", "goldens")
+    os.makedirs(d, exist_ok=True)
+    make(os.path.join(d, "transformer_1m.bin"), qk_norm=False)
+    make(os.path.join(d, "transformer_1m_qknorm.bin"), qk_norm=True)
