@@ -12,6 +12,14 @@ Context::Context(int threads, uint64_t seed)
   omp_set_num_threads(threads_);
 }
 
+Tensor Context::Ones(int64_t n) {
+  if (!ones_.defined() || ones_.numel() < n) {
+    ones_ = Tensor::Empty({n});
+    ones_.Fill(1.0f);
+  }
+  return ones_.Slice0(0, n);
+}
+
 void Context::Execute(const dnnl::primitive& p,
                       const std::unordered_map<int, dnnl::memory>& args) {
   p.execute(stream_, args);

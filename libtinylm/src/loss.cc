@@ -1,5 +1,7 @@
 #include "tinylm/loss.h"
 
+#include "vec_math.h"
+
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -31,12 +33,13 @@ LossResult CrossEntropy(const Tensor& logits, const Tensor& targets, const Tenso
   for (int64_t i = 0; i < n; ++i) {
     const float* zi = z + i * v;
     float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
+    for (int64_t j = 0; j < v; ++j) mx = std::max(mx, zi[j]);
     int64_t arg = 0;
-    for (int64_t j = 0; j < v; ++j)
-      if (zi[j] > mx) mx = zi[j], arg = j;
+    while (zi[arg] != mx) ++arg;  // first maximum
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-    for (int64_t j = 0; j < v; ++j) s += std::exp(zi[j] - mx);
+    for (int64_t j = 0; j < v; ++j) s += VecExp(zi[j] - mx);
     lse[i] = mx + std::log(s);
     ce[i] = static_cast<double>(lse[i]) - zi[y[i]];
     hit[i] = arg == y[i];
@@ -66,7 +69,7 @@ LossResult CrossEntropy(const Tensor& logits, const Tensor& targets, const Tenso
       const float scale = (w ? w[i] : 1.0f) * inv_w;
       const float l = lse[i];
 #pragma omp simd
-      for (int64_t j = 0; j < v; ++j) gi[j] = scale * std::exp(zi[j] - l);
+      for (int64_t j = 0; j < v; ++j) gi[j] = scale * VecExp(zi[j] - l);
       gi[y[i]] -= scale;
     }
   }

@@ -111,8 +111,7 @@ StepResult TrainStep(Context& ctx, LanguageModel& model, AdamW& opt, const Batch
                      double grad_clip) {
   model.store().ZeroGrads();
   const Tensor logits = model.Forward(ctx, batch.inputs, Mode::kTrain);
-  static thread_local Tensor dlogits;
-  EnsureShape(dlogits, logits.shape());
+  Tensor& dlogits = EnsureShape(model.dlogits_workspace(), logits.shape());
   StepResult r;
   r.loss = CrossEntropy(logits, batch.targets, batch.weights, dlogits).loss;
   model.Backward(ctx, dlogits);

@@ -78,14 +78,9 @@ void Matmul(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& c,
 
 void AccumulateColumnSums(Context& ctx, const Tensor& dy2d, const Tensor& db) {
   const int64_t m = dy2d.dim(0), n = dy2d.dim(1);
-  static thread_local Tensor ones;  // grows to the largest M seen; contents are all 1
-  if (!ones.defined() || ones.numel() < m) {
-    ones = Tensor::Empty({m});
-    ones.Fill(1.0f);
-  }
   MatmulOptions o;
   o.accumulate = true;
-  Matmul(ctx, ones.Slice0(0, m).Reshape({1, m}), dy2d, db.Reshape({1, n}), o);
+  Matmul(ctx, ctx.Ones(m).Reshape({1, m}), dy2d, db.Reshape({1, n}), o);
 }
 
 void EltwiseForward(Context& ctx, dnnl::algorithm alg, float alpha, const Tensor& src,

@@ -85,6 +85,11 @@ Tensor Tensor::View(std::shared_ptr<Buffer> buf, size_t byte_offset, const Shape
   return t;
 }
 
+void* Tensor::raw() const {
+  if (!buf_) throw std::logic_error("access to an undefined tensor");
+  return static_cast<char*>(buf_->data()) + offset_;
+}
+
 float* Tensor::f32() const {
   if (dtype_ != DType::kF32) throw std::logic_error("tensor is not f32");
   return static_cast<float*>(raw());

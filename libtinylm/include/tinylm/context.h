@@ -7,6 +7,8 @@
 #include <string>
 
 #include <absl/container/flat_hash_map.h>
+
+#include "tinylm/tensor.h"
 #include <oneapi/dnnl/dnnl.hpp>
 
 namespace tinylm {
@@ -62,6 +64,9 @@ class Context {
   uint64_t step() const { return step_; }
   void set_step(uint64_t s) { step_ = s; }
 
+  // A read-only vector of n ones (at least), for column sums as matmuls. Grown on demand.
+  Tensor Ones(int64_t n);
+
   // Runs a primitive on this context's stream and waits.
   void Execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args);
 
@@ -72,6 +77,7 @@ class Context {
   dnnl::engine engine_;
   dnnl::stream stream_;
   PrimitiveCache cache_;
+  Tensor ones_;
 };
 
 }  // namespace tinylm

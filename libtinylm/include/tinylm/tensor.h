@@ -54,7 +54,7 @@ class Tensor {
   DType dtype() const { return dtype_; }
   size_t bytes() const { return numel() * DTypeSize(dtype_); }
 
-  void* raw() const { return static_cast<char*>(buf_->data()) + offset_; }
+  void* raw() const;  // throws std::logic_error on an undefined tensor
   float* f32() const;
   int32_t* s32() const;
   uint16_t* bf16() const;

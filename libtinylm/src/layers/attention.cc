@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "tinylm/ops.h"
+#include "../vec_math.h"
 
 namespace tinylm {
 
@@ -116,10 +117,12 @@ void CausalSoftmax(float* s, int64_t groups, int64_t g, int64_t t) {
     for (int64_t i = 0; i < t; ++i) {
       float* row = s + (gi * t + i) * t;
       float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
       for (int64_t j = 0; j <= i; ++j) mx = std::max(mx, row[j]);
       float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
       for (int64_t j = 0; j <= i; ++j) {
-        row[j] = std::exp(row[j] - mx);
+        row[j] = VecExp(row[j] - mx);
         sum += row[j];
       }
       const float inv = 1.0f / sum;
@@ -196,6 +199,7 @@ Tensor Attention::Backward(Context& ctx, const Tensor& dy) {
     const float* prow = pp + r * t;
     float* drow = pds + r * t;
     float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
     for (int64_t j = 0; j <= i; ++j) dot += prow[j] * drow[j];
 #pragma omp simd
     for (int64_t j = 0; j <= i; ++j) drow[j] = prow[j] * (drow[j] - dot);
@@ -271,7 +275,7 @@ Tensor Attention::Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState* 
           mx = std::max(mx, w[j]);
         }
         float sum = 0.0f;
-        for (int64_t j = 0; j < n; ++j) sum += (w[j] = std::exp(w[j] - mx));
+        for (int64_t j = 0; j < n; ++j) sum += (w[j] = VecExp(w[j] - mx));
         float* o = out + (bi * t + ti) * heads_ * hd + h * hd;
         for (int64_t c = 0; c < hd; ++c) o[c] = 0.0f;
         for (int64_t j = 0; j < n; ++j) {

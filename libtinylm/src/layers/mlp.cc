@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "tinylm/ops.h"
+#include "../vec_math.h"
 
 namespace tinylm {
 
@@ -33,7 +34,7 @@ Tensor SwiGlu::Forward(Context& ctx, const Tensor& x, Mode mode) {
     const float* u = g + f;
     float* h = ph + r * f;
 #pragma omp simd
-    for (int64_t j = 0; j < f; ++j) h[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
+    for (int64_t j = 0; j < f; ++j) h[j] = g[j] * VecSigmoid(g[j]) * u[j];
   }
   return down_->Forward(ctx, h_, mode);
 }
@@ -55,7 +56,7 @@ Tensor SwiGlu::Backward(Context& ctx, const Tensor& dy) {
     float* du = dg + f;
 #pragma omp simd
     for (int64_t j = 0; j < f; ++j) {
-      const float s = 1.0f / (1.0f + std::exp(-g[j]));
+      const float s = VecSigmoid(g[j]);
       du[j] = d[j] * g[j] * s;
       dg[j] = d[j] * u[j] * s * (1.0f + g[j] * (1.0f - s));
     }
