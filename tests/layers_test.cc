@@ -211,7 +211,7 @@ TEST(Layers, PreNormResidualBlock) {
 
 TEST(Layers, RepeatWithSharedWeights) {
   const int64_t d = 8;
-  auto block = [=](ParamStore& s) {
+  auto block = [=](ParamStore& s, int) {
     return MakePreNormResidual(std::make_unique<RmsNorm>(s, "blk.n", d, 1e-6f),
                                std::make_unique<SwiGlu>(s, "blk.m", d, 12), 0.0f, "blk");
   };

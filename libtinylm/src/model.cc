@@ -53,7 +53,10 @@ LayerPtr MakeMlp(const proto::TransformerConfig& c, ParamStore& s, const std::st
   throw std::invalid_argument("unknown mlp '" + c.mlp() + "' (swiglu, gelu_erf, gelu_tanh)");
 }
 
-LayerPtr MakeBlock(const proto::TransformerConfig& c, ParamStore& s, const std::string& name) {
+// `name` prefixes the parameters (shared blocks repeat it); `tag` names this application's
+// dropout layers so that every block draws its own masks.
+LayerPtr MakeBlock(const proto::TransformerConfig& c, ParamStore& s, const std::string& name,
+                   const std::string& tag) {
   AttentionOptions a;
   a.heads = c.heads();
   a.kv_heads = c.kv_heads();
@@ -67,9 +70,9 @@ LayerPtr MakeBlock(const proto::TransformerConfig& c, ParamStore& s, const std::
   auto block = std::make_unique<Sequential>();
   block->Add(MakePreNormResidual(MakeNorm(c, s, name + ".attn_norm"),
                                  std::make_unique<Attention>(s, name + ".attn", c.d_model(), a),
-                                 c.dropout(), name + ".attn"));
+                                 c.dropout(), tag + ".attn"));
   block->Add(MakePreNormResidual(MakeNorm(c, s, name + ".mlp_norm"), MakeMlp(c, s, name + ".mlp"),
-                                 c.dropout(), name + ".mlp"));
+                                 c.dropout(), tag + ".mlp"));
   return block;
 }
 
@@ -89,11 +92,12 @@ std::unique_ptr<LanguageModel> BuildTransformer(const proto::TransformerConfig& 
   for (int i = 0; i < c.layers(); ++i) {
     // Layer i reuses the weights of block i % unique (cyclic sharing).
     const std::string name = "blocks." + std::to_string(i % unique);
+    const std::string tag = "layer." + std::to_string(i);
     if (i < unique) {
-      m->net().Add(MakeBlock(c, s, name));
+      m->net().Add(MakeBlock(c, s, name, tag));
     } else {
       ParamStore::SharedScope shared(s);
-      m->net().Add(MakeBlock(c, s, name));
+      m->net().Add(MakeBlock(c, s, name, tag));
     }
   }
   m->net().Add(MakeNorm(c, s, "final_norm"));

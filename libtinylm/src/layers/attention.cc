@@ -109,6 +109,21 @@ void Attention::PrepareQK(Context& ctx, int64_t b, int64_t t, int64_t pos0, Mode
 }
 
 namespace {
+// Moves rows of hd floats between [B, T, H, hd] ("tokens first", as projections see them) and
+// [B, H, T, hd] ("heads first", one contiguous matrix per head for batched matmuls).
+void PermuteHeads(const float* src, float* dst, int64_t b, int64_t heads, int64_t t, int64_t hd,
+                  bool to_heads_first) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t bi = 0; bi < b; ++bi)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t ti = 0; ti < t; ++ti) {
+        const int64_t tokens_first = ((bi * t + ti) * heads + h) * hd;
+        const int64_t heads_first = ((bi * heads + h) * t + ti) * hd;
+        std::memcpy(dst + (to_heads_first ? heads_first : tokens_first),
+                    src + (to_heads_first ? tokens_first : heads_first), hd * sizeof(float));
+      }
+}
+
 // In-place causal softmax over rows of [G, rows_per_group = g*T, T] where row r of a group
 // belongs to query position r % T. Masked entries become exactly 0.
 void CausalSoftmax(float* s, int64_t groups, int64_t g, int64_t t) {
@@ -151,16 +166,8 @@ Tensor Attention::Forward(Context& ctx, const Tensor& x, Mode mode) {
 
   EnsureShape(o_, {b, heads_, t, hd});
   Matmul(ctx, probs_, v_.Reshape({groups, t, hd}), o_.Reshape({groups, g * t, hd}));
-  // [B, H, T, hd] -> [B, T, H*hd]
   EnsureShape(merged_, {b, t, heads_ * hd});
-  const float* po = o_.f32();
-  float* pm = merged_.f32();
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t bi = 0; bi < b; ++bi)
-    for (int64_t h = 0; h < heads_; ++h)
-      for (int64_t ti = 0; ti < t; ++ti)
-        std::memcpy(pm + (bi * t + ti) * heads_ * hd + h * hd, po + ((bi * heads_ + h) * t + ti) * hd,
-                    hd * sizeof(float));
+  PermuteHeads(o_.f32(), merged_.f32(), b, heads_, t, hd, /*to_heads_first=*/false);
   return proj_->Forward(ctx, merged_, mode);
 }
 
@@ -168,16 +175,8 @@ Tensor Attention::Backward(Context& ctx, const Tensor& dy) {
   const int64_t b = dy.dim(0), t = dy.dim(1), hd = head_dim_;
   const int64_t g = heads_ / kv_heads_, groups = b * kv_heads_;
   const Tensor dmerged = proj_->Backward(ctx, dy);
-  // dO: [B, T, H*hd] -> [B, H, T, hd] (reuse o_'s shape in a separate buffer)
-  EnsureShape(dmerged_, {b, heads_, t, hd});
-  const float* pdm = dmerged.f32();
-  float* pdo = dmerged_.f32();
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t bi = 0; bi < b; ++bi)
-    for (int64_t h = 0; h < heads_; ++h)
-      for (int64_t ti = 0; ti < t; ++ti)
-        std::memcpy(pdo + ((bi * heads_ + h) * t + ti) * hd, pdm + (bi * t + ti) * heads_ * hd + h * hd,
-                    hd * sizeof(float));
+  EnsureShape(dmerged_, {b, heads_, t, hd});  // dO in head-first layout
+  PermuteHeads(dmerged.f32(), dmerged_.f32(), b, heads_, t, hd, /*to_heads_first=*/true);
   const Tensor d_o = dmerged_.Reshape({groups, g * t, hd});
 
   // dV = P^T dO ; dP = dO V^T

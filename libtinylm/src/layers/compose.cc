@@ -79,10 +79,10 @@ LayerPtr MakePreNormResidual(LayerPtr norm, LayerPtr mixer, float dropout, const
   return std::make_unique<Residual>(std::move(branch));
 }
 
-Repeat::Repeat(ParamStore& store, int count, const std::function<LayerPtr(ParamStore&)>& make_block) {
+Repeat::Repeat(ParamStore& store, int count, const BlockFactory& make_block) {
   if (count < 1) throw std::invalid_argument("repeat: count must be >= 1");
   ParamStore::SharedScope shared(store);
-  for (int i = 0; i < count; ++i) Add(make_block(store));
+  for (int i = 0; i < count; ++i) Add(make_block(store, i));
 }
 
 }  // namespace tinylm

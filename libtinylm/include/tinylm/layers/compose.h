@@ -50,12 +50,14 @@ class Residual : public Layer {
 LayerPtr MakePreNormResidual(LayerPtr norm, LayerPtr mixer, float dropout, const std::string& name);
 
 // Applies `count` instances of a block in sequence, all sharing one set of parameters: the
-// factory runs `count` times with the same names inside a ParamStore::SharedScope. Each
-// instance keeps its own activations, so backward through every application is exact and the
-// shared gradients accumulate.
+// factory runs `count` times (with the application index) inside a ParamStore::SharedScope,
+// declaring the same parameter names each time. Each instance keeps its own activations, so
+// backward through every application is exact and the shared gradients accumulate. Use the
+// index in dropout names so each application draws its own mask.
 class Repeat : public Sequential {
  public:
-  Repeat(ParamStore& store, int count, const std::function<LayerPtr(ParamStore&)>& make_block);
+  using BlockFactory = std::function<LayerPtr(ParamStore&, int index)>;
+  Repeat(ParamStore& store, int count, const BlockFactory& make_block);
   std::string type() const override { return "repeat"; }
 };
 
