@@ -91,15 +91,15 @@ def param_shapes(cfg, qk_norm):
     shapes = {"embed.weight": (cfg.vocab, cfg.d)}
     for i in range(cfg.layers):
         p = "blocks.%d." % i
-        shapes[p + "attn_norm.weight"] = (cfg.d,)
-        shapes[p + "attn.qkv.weight"] = (3 * cfg.d, cfg.d)
+        shapes[p + "0.norm.weight"] = (cfg.d,)
+        shapes[p + "0.attention.qkv.weight"] = (3 * cfg.d, cfg.d)
         if qk_norm:
-            shapes[p + "attn.q_norm.weight"] = (hd,)
-            shapes[p + "attn.k_norm.weight"] = (hd,)
-        shapes[p + "attn.proj.weight"] = (cfg.d, cfg.d)
-        shapes[p + "mlp_norm.weight"] = (cfg.d,)
-        shapes[p + "mlp.gate_up.weight"] = (2 * cfg.ffn, cfg.d)
-        shapes[p + "mlp.down.weight"] = (cfg.d, cfg.ffn)
+            shapes[p + "0.attention.q_norm.weight"] = (hd,)
+            shapes[p + "0.attention.k_norm.weight"] = (hd,)
+        shapes[p + "0.attention.proj.weight"] = (cfg.d, cfg.d)
+        shapes[p + "1.norm.weight"] = (cfg.d,)
+        shapes[p + "1.swiglu.gate_up.weight"] = (2 * cfg.ffn, cfg.d)
+        shapes[p + "1.swiglu.down.weight"] = (cfg.d, cfg.ffn)
     shapes["final_norm.weight"] = (cfg.d,)
     return shapes
 
@@ -111,22 +111,22 @@ def forward(P, ids, cfg, qk_norm):
     mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
     for i in range(cfg.layers):
         p = "blocks.%d." % i
-        h = rmsnorm(x, P[p + "attn_norm.weight"], cfg.eps)
-        qkv = h @ P[p + "attn.qkv.weight"].t()
+        h = rmsnorm(x, P[p + "0.norm.weight"], cfg.eps)
+        qkv = h @ P[p + "0.attention.qkv.weight"].t()
         q, k, v = qkv.split(cfg.d, dim=-1)
         q, k, v = (t.view(B, T, H, hd).transpose(1, 2) for t in (q, k, v))
         if qk_norm:
-            q = rmsnorm(q, P[p + "attn.q_norm.weight"], cfg.eps)
-            k = rmsnorm(k, P[p + "attn.k_norm.weight"], cfg.eps)
+            q = rmsnorm(q, P[p + "0.attention.q_norm.weight"], cfg.eps)
+            k = rmsnorm(k, P[p + "0.attention.k_norm.weight"], cfg.eps)
         q, k = rope(q, cfg.base), rope(k, cfg.base)
         att = (q @ k.transpose(-1, -2)) / np.sqrt(hd)
         att = att.masked_fill(mask, float("-inf")).softmax(-1)
         o = (att @ v).transpose(1, 2).reshape(B, T, cfg.d)
-        x = x + o @ P[p + "attn.proj.weight"].t()
-        h = rmsnorm(x, P[p + "mlp_norm.weight"], cfg.eps)
-        gu = h @ P[p + "mlp.gate_up.weight"].t()
+        x = x + o @ P[p + "0.attention.proj.weight"].t()
+        h = rmsnorm(x, P[p + "1.norm.weight"], cfg.eps)
+        gu = h @ P[p + "1.swiglu.gate_up.weight"].t()
         g, u = gu.split(cfg.ffn, dim=-1)
-        x = x + (torch.nn.functional.silu(g) * u) @ P[p + "mlp.down.weight"].t()
+        x = x + (torch.nn.functional.silu(g) * u) @ P[p + "1.swiglu.down.weight"].t()
     x = rmsnorm(x, P["final_norm.weight"], cfg.eps)
     return x @ P["embed.weight"].t()
 

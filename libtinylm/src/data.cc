@@ -1,5 +1,12 @@
 #include "tinylm/data.h"
 
+#include <absl/container/flat_hash_set.h>
+#include <absl/strings/ascii.h>
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_split.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -27,36 +34,202 @@ std::string ReadFileBytes(const std::string& path) {
   return s;
 }
 
-ByteWindowSampler::ByteWindowSampler(std::string bytes, int64_t seq, uint64_t seed)
-    : bytes_(std::move(bytes)), seq_(seq), seed_(seed) {
-  if (static_cast<int64_t>(bytes_.size()) < seq + 1)
-    throw std::runtime_error("corpus of " + std::to_string(bytes_.size()) +
-                             " bytes is shorter than one window of " + std::to_string(seq + 1));
+namespace {
+
+void AddTrimmed(std::vector<Document>* docs, absl::string_view text) {
+  text = absl::StripAsciiWhitespace(text);
+  if (!text.empty()) docs->push_back({"", std::string(text)});
 }
 
-void ByteWindowSampler::Fill(Batch& b, int64_t row, int64_t offset) const {
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes_.data()) + offset;
-  for (int64_t t = 0; t < seq_; ++t) {
-    b.inputs.s32()[row * seq_ + t] = p[t];
-    b.targets.s32()[row * seq_ + t] = p[t + 1];
+// Splits on lines consisting only of `separator` (after trimming), or on blank lines when
+// `separator` is empty.
+std::vector<Document> SplitLines(const std::string& bytes, const std::string& separator) {
+  std::vector<Document> docs;
+  size_t start = 0, pos = 0;
+  while (pos <= bytes.size()) {
+    const size_t eol = std::min(bytes.find('\n', pos), bytes.size());
+    const absl::string_view line = absl::StripAsciiWhitespace(absl::string_view(bytes).substr(pos, eol - pos));
+    if (separator.empty() ? line.empty() : line == separator) {
+      AddTrimmed(&docs, absl::string_view(bytes).substr(start, pos - start));
+      start = eol + 1;
+    }
+    pos = eol + 1;
+  }
+  if (start < bytes.size()) AddTrimmed(&docs, absl::string_view(bytes).substr(start));
+  return docs;
+}
+
+google::protobuf::Value ParseJson(const std::string& text, const std::string& where) {
+  google::protobuf::Value v;
+  const auto status = google::protobuf::util::JsonStringToMessage(text, &v);
+  if (!status.ok()) throw std::runtime_error(where + ": invalid JSON: " + std::string(status.message()));
+  return v;
+}
+
+std::string StringMember(const google::protobuf::Value& v, const std::string& field, const std::string& where) {
+  if (v.kind_case() != google::protobuf::Value::kStructValue)
+    throw std::runtime_error(where + ": expected a JSON object");
+  const auto& f = v.struct_value().fields();
+  auto it = f.find(field);
+  if (it == f.end()) throw std::runtime_error(where + ": no member \"" + field + "\"");
+  if (it->second.kind_case() != google::protobuf::Value::kStringValue)
+    throw std::runtime_error(where + ": member \"" + field + "\" is not a string");
+  return it->second.string_value();
+}
+
+}  // namespace
+
+std::vector<Document> LoadDocuments(const proto::DataSource& src, const std::string& data_dir) {
+  const std::string path = data_dir + "/" + src.path();
+  const std::string bytes = ReadFileBytes(path);
+  std::vector<Document> docs;
+  switch (src.format()) {
+    case proto::DataSource::TEXT_EOT:
+      docs = SplitLines(bytes, "<|endoftext|>");
+      break;
+    case proto::DataSource::BLANK_LINES:
+      docs = SplitLines(bytes, "");
+      break;
+    case proto::DataSource::JSON_ARRAY: {
+      google::protobuf::Value v = ParseJson(bytes, path);
+      if (v.kind_case() == google::protobuf::Value::kStructValue) {
+        auto it = v.struct_value().fields().find(src.field());
+        if (it == v.struct_value().fields().end())
+          throw std::runtime_error(path + ": no member \"" + src.field() + "\" holding the array");
+        google::protobuf::Value inner = it->second;
+        v = inner;
+      }
+      if (v.kind_case() != google::protobuf::Value::kListValue)
+        throw std::runtime_error(path + ": expected a JSON array of strings");
+      int64_t i = 0;
+      for (const auto& e : v.list_value().values()) {
+        if (e.kind_case() != google::protobuf::Value::kStringValue)
+          throw std::runtime_error(absl::StrCat(path, ": array element ", i, " is not a string"));
+        AddTrimmed(&docs, e.string_value());
+        ++i;
+      }
+      break;
+    }
+    case proto::DataSource::JSONL:
+    case proto::DataSource::PROMPT_RESPONSE: {
+      std::istringstream in(bytes);
+      std::string line;
+      for (int64_t n = 1; std::getline(in, line); ++n) {
+        if (absl::StripAsciiWhitespace(line).empty()) continue;
+        const std::string where = absl::StrCat(path, ":", n);
+        const google::protobuf::Value v = ParseJson(line, where);
+        if (src.format() == proto::DataSource::JSONL) {
+          AddTrimmed(&docs, StringMember(v, src.field(), where));
+        } else {
+          Document d{std::string(absl::StripAsciiWhitespace(StringMember(v, src.prompt_field(), where))),
+                     std::string(absl::StripAsciiWhitespace(StringMember(v, src.response_field(), where)))};
+          if (!d.prompt.empty() && !d.text.empty()) docs.push_back(std::move(d));
+        }
+      }
+      break;
+    }
+  }
+  if (src.max_documents() > 0 && static_cast<int64_t>(docs.size()) > src.max_documents())
+    docs.resize(src.max_documents());
+  return docs;
+}
+
+namespace {
+// Lines of 60+ characters (trimmed): long enough that sharing one means sharing text, not a
+// stock phrase. Lines, not blank-line paragraphs, because some sources break paragraphs with
+// a single newline.
+template <typename Fn>
+void ForEachParagraph(const std::string& text, Fn fn) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (line.size() >= 60) fn(std::string(line));
+  }
+}
+}  // namespace
+
+int64_t DropOverlap(std::vector<Document>* docs, const std::vector<Document>& held_out) {
+  absl::flat_hash_set<std::string> seen;
+  for (const Document& d : held_out) ForEachParagraph(d.text, [&](const std::string& p) { seen.insert(p); });
+  const size_t before = docs->size();
+  std::vector<Document> kept;
+  for (Document& d : *docs) {
+    bool overlap = false;
+    ForEachParagraph(d.text, [&](const std::string& p) { overlap = overlap || seen.count(p); });
+    if (!overlap) kept.push_back(std::move(d));
+  }
+  *docs = std::move(kept);
+  return static_cast<int64_t>(before - docs->size());
+}
+
+TokenStream Tokenize(const std::vector<Document>& docs, const Tokenizer& tok) {
+  TokenStream s;
+  const int32_t eot = tok.SpecialId("<|endoftext|>");
+  for (const Document& d : docs) {
+    const std::string text = d.prompt.empty() ? d.text : d.prompt + "\n" + d.text;
+    const std::vector<int32_t> ids = tok.Encode(text);
+    s.tokens.insert(s.tokens.end(), ids.begin(), ids.end());
+    s.text_bytes += static_cast<int64_t>(text.size());
+    if (eot >= 0) s.tokens.push_back(eot);
+  }
+  return s;
+}
+
+WindowSampler::WindowSampler(const TokenStream* stream, int64_t seq) : stream_(stream), seq_(seq) {
+  if (static_cast<int64_t>(stream->tokens.size()) < seq + 1)
+    throw std::runtime_error(absl::StrCat("corpus of ", stream->tokens.size(),
+                                          " tokens is shorter than one sequence of ", seq + 1));
+}
+
+void WindowSampler::Sample(uint64_t seed, uint64_t stream_id, uint64_t step, Batch* out) const {
+  EnsureShape(out->inputs, {batch_, seq_}, DType::kS32);
+  EnsureShape(out->targets, {batch_, seq_}, DType::kS32);
+  const uint64_t span = stream_->tokens.size() - seq_;  // offsets 0 .. size - seq - 1
+  for (int64_t r = 0; r < batch_; ++r) {
+    const int32_t* p = stream_->tokens.data() + CounterBits(seed, stream_id, step * batch_ + r) % span;
+    for (int64_t t = 0; t < seq_; ++t) {
+      out->inputs.s32()[r * seq_ + t] = p[t];
+      out->targets.s32()[r * seq_ + t] = p[t + 1];
+    }
+  }
+  out->weights = Tensor();
+}
+
+ChatExamples::ChatExamples(const std::vector<Document>& records, const Tokenizer& tok, int64_t seq) : seq_(seq) {
+  const int32_t user = tok.SpecialId("<|user|>"), assistant = tok.SpecialId("<|assistant|>"),
+                end = tok.SpecialId("<|end|>");
+  if (user < 0 || assistant < 0 || end < 0)
+    throw std::runtime_error("instruction tuning needs the special tokens <|user|>, <|assistant|> and <|end|> "
+                             "in the tokenizer");
+  for (const Document& d : records) {
+    Example e;
+    e.ids.push_back(user);
+    for (int32_t id : tok.Encode(d.prompt)) e.ids.push_back(id);
+    e.ids.push_back(assistant);
+    const size_t response_start = e.ids.size();
+    for (int32_t id : tok.Encode(d.text)) e.ids.push_back(id);
+    e.ids.push_back(end);
+    e.ids.resize(std::min<size_t>(e.ids.size(), seq + 1));
+    e.weights.assign(seq, 0.0f);
+    for (size_t t = 0; t + 1 < e.ids.size(); ++t) e.weights[t] = t + 1 >= response_start ? 1.0f : 0.0f;
+    while (static_cast<int64_t>(e.ids.size()) < seq + 1) e.ids.push_back(end);  // padding, weight 0
+    examples_.push_back(std::move(e));
   }
 }
 
-Batch ByteWindowSampler::Sample(int64_t batch, uint64_t k) const {
-  Batch b{Tensor::Empty({batch, seq_}, DType::kS32), Tensor::Empty({batch, seq_}, DType::kS32), Tensor()};
-  const uint64_t span = bytes_.size() - seq_;  // valid offsets: [0, size - seq - 1]
-  for (int64_t r = 0; r < batch; ++r) Fill(b, r, CounterBits(seed_, k, r) % span);
-  return b;
+void ChatExamples::Fill(int64_t example, int64_t row, Batch* out) const {
+  const Example& e = examples_[example];
+  for (int64_t t = 0; t < seq_; ++t) {
+    out->inputs.s32()[row * seq_ + t] = e.ids[t];
+    out->targets.s32()[row * seq_ + t] = e.ids[t + 1];
+    out->weights.f32()[row * seq_ + t] = e.weights[t];
+  }
 }
 
-int64_t ByteWindowSampler::num_fixed_windows() const {
-  return (static_cast<int64_t>(bytes_.size()) - 1) / seq_;
-}
-
-Batch ByteWindowSampler::Fixed(int64_t batch, int64_t first_window, int64_t n_windows) const {
-  Batch b{Tensor::Empty({batch, seq_}, DType::kS32), Tensor::Empty({batch, seq_}, DType::kS32), Tensor()};
-  for (int64_t r = 0; r < batch; ++r) Fill(b, r, ((first_window + r) % n_windows) * seq_);
-  return b;
+void ChatExamples::Sample(uint64_t seed, uint64_t stream_id, uint64_t step, int64_t batch, Batch* out) const {
+  EnsureShape(out->inputs, {batch, seq_}, DType::kS32);
+  EnsureShape(out->targets, {batch, seq_}, DType::kS32);
+  EnsureShape(out->weights, {batch, seq_});
+  for (int64_t r = 0; r < batch; ++r) Fill(CounterBits(seed, stream_id, step * batch + r) % examples_.size(), r, out);
 }
 
 }  // namespace tinylm

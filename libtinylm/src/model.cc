@@ -1,5 +1,9 @@
 #include "tinylm/model.h"
 
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_format.h>
+
+#include <set>
 #include <stdexcept>
 
 #include "tinylm/layers/attention.h"
@@ -9,6 +13,8 @@
 #include "tinylm/layers/linear.h"
 #include "tinylm/layers/mlp.h"
 #include "tinylm/layers/rmsnorm.h"
+#include "tinylm/layers/rope.h"
+#include "tinylm/registry.h"
 
 namespace tinylm {
 
@@ -18,97 +24,253 @@ int64_t LanguageModel::NumParams() const {
   return n;
 }
 
-proto::TransformerConfig WithDefaults(proto::TransformerConfig c) {
-  if (c.vocab_size() == 0) c.set_vocab_size(256);
-  if (c.d_model() == 0) c.set_d_model(128);
-  if (c.layers() == 0) c.set_layers(5);
-  if (c.heads() == 0) c.set_heads(4);
-  if (c.kv_heads() == 0) c.set_kv_heads(c.heads());
-  if (c.ffn_hidden() == 0) c.set_ffn_hidden(336);
-  if (c.context() == 0) c.set_context(256);
-  if (c.mlp().empty()) c.set_mlp("swiglu");
-  if (c.norm().empty()) c.set_norm("rmsnorm");
-  if (c.norm_eps() == 0.0f) c.set_norm_eps(1e-5f);
-  if (c.rope_base() == 0.0f) c.set_rope_base(10000.0f);
-  if (c.rope_fraction() == 0.0f) c.set_rope_fraction(1.0f);
-  if (c.init_std() == 0.0f) c.set_init_std(0.02f);
-  return c;
+std::string LanguageModel::ParamTable() const {
+  std::string out;
+  std::set<const Param*> seen;
+  for (const Part& part : parts_) {
+    int64_t n = 0;
+    bool reused = false;
+    for (Param* p : part.layer->Params()) {
+      if (seen.insert(p).second) n += p->numel();
+      else reused = true;
+    }
+    absl::StrAppendFormat(&out, "  %-14s %-44s %10d%s\n", part.name, part.description, n,
+                          reused ? "  (+ shared/tied weights counted above)" : "");
+  }
+  absl::StrAppendFormat(&out, "  %-14s %-44s %10d\n", "total", "", NumParams());
+  return out;
 }
 
 namespace {
 
-LayerPtr MakeNorm(const proto::TransformerConfig& c, ParamStore& s, const std::string& name) {
-  if (c.norm() == "rmsnorm") return std::make_unique<RmsNorm>(s, name, c.d_model(), c.norm_eps());
-  if (c.norm() == "layernorm") return std::make_unique<LayerNorm>(s, name, c.d_model(), c.norm_eps());
-  throw std::invalid_argument("unknown norm '" + c.norm() + "' (rmsnorm, layernorm)");
-}
+// Builds layers with a spec path for every error.
+class Builder {
+ public:
+  Builder(ParamStore& store, const proto::ModelSpec& spec) : store_(store), spec_(spec) {}
 
-LayerPtr MakeMlp(const proto::TransformerConfig& c, ParamStore& s, const std::string& name) {
-  if (c.mlp() == "swiglu")
-    return std::make_unique<SwiGlu>(s, name, c.d_model(), c.ffn_hidden(), false, c.init_std());
-  if (c.mlp() == "gelu_erf" || c.mlp() == "gelu_tanh")
-    return std::make_unique<GeluMlp>(s, name, c.d_model(), c.ffn_hidden(),
-                                     c.mlp() == "gelu_erf" ? GeluKind::kErf : GeluKind::kTanh, true,
-                                     c.init_std());
-  throw std::invalid_argument("unknown mlp '" + c.mlp() + "' (swiglu, gelu_erf, gelu_tanh)");
-}
+  [[noreturn]] void Fail(const std::string& path, const std::string& why) const {
+    throw std::invalid_argument(path + ": " + why);
+  }
 
-// `name` prefixes the parameters (shared blocks repeat it); `tag` names this application's
-// dropout layers so that every block draws its own masks.
-LayerPtr MakeBlock(const proto::TransformerConfig& c, ParamStore& s, const std::string& name,
-                   const std::string& tag) {
-  AttentionOptions a;
-  a.heads = c.heads();
-  a.kv_heads = c.kv_heads();
-  a.qk_norm = c.qk_norm();
-  a.qk_norm_eps = c.norm_eps();
-  a.rope_options.style =
-      c.rope_style() == proto::INTERLEAVED ? RopeStyle::kInterleaved : RopeStyle::kRotateHalf;
-  a.rope_options.base = c.rope_base();
-  a.rope_options.fraction = c.rope_fraction();
-  a.init_std = c.init_std();
-  auto block = std::make_unique<Sequential>();
-  block->Add(MakePreNormResidual(MakeNorm(c, s, name + ".attn_norm"),
-                                 std::make_unique<Attention>(s, name + ".attn", c.d_model(), a),
-                                 c.dropout(), tag + ".attn"));
-  block->Add(MakePreNormResidual(MakeNorm(c, s, name + ".mlp_norm"), MakeMlp(c, s, name + ".mlp"),
-                                 c.dropout(), tag + ".mlp"));
-  return block;
-}
+  LayerPtr Norm(const proto::NormSpec& n, const std::string& name, const std::string& path) {
+    switch (n.kind_case()) {
+      case proto::NormSpec::kRmsnorm:
+        return std::make_unique<RmsNorm>(store_, name, spec_.d_model(), n.rmsnorm().eps());
+      case proto::NormSpec::kLayernorm:
+        return std::make_unique<LayerNorm>(store_, name, spec_.d_model(), n.layernorm().eps());
+      default:
+        Fail(path, "norm needs rmsnorm {} or layernorm {}");
+    }
+  }
+
+  static std::string Describe(const proto::LayerSpec& l) {
+    switch (l.kind_case()) {
+      case proto::LayerSpec::kResidual: {
+        std::string d = "residual(";
+        if (l.residual().has_norm())
+          d += l.residual().norm().has_rmsnorm() ? "rmsnorm, " : "layernorm, ";
+        return d + Describe(l.residual().mixer()) + ")";
+      }
+      case proto::LayerSpec::kAttention: {
+        const auto& a = l.attention();
+        return absl::StrCat("attention ", a.heads(), "h", a.kv_heads() ? absl::StrCat("/", a.kv_heads(), "kv") : "",
+                            a.qk_norm() ? " qk-norm" : "", a.has_rope() ? " rope" : "");
+      }
+      case proto::LayerSpec::kSwiglu: return absl::StrCat("swiglu ", l.swiglu().hidden());
+      case proto::LayerSpec::kGeluMlp: return absl::StrCat("gelu_mlp ", l.gelu_mlp().hidden());
+      case proto::LayerSpec::kPlugin: return l.plugin().type();
+      default: return proto::LayerSpec::descriptor()->FindFieldByNumber(l.kind_case())->name();
+    }
+  }
+
+  LayerPtr Layer(const proto::LayerSpec& l, const std::string& name, const std::string& tag,
+                 const std::string& path) {
+    const int64_t d = spec_.d_model();
+    const float std_ = spec_.init_std();
+    switch (l.kind_case()) {
+      case proto::LayerSpec::kResidual: {
+        const auto& r = l.residual();
+        if (!r.has_mixer()) Fail(path + ".residual.mixer", "a residual branch needs a mixer layer");
+        auto branch = std::make_unique<Sequential>();
+        if (r.has_norm()) branch->Add(Norm(r.norm(), name + ".norm", path + ".residual.norm"));
+        const std::string mixer_type =
+            proto::LayerSpec::descriptor()->FindFieldByNumber(r.mixer().kind_case())
+                ? proto::LayerSpec::descriptor()->FindFieldByNumber(r.mixer().kind_case())->name()
+                : "mixer";
+        branch->Add(Layer(r.mixer(), name + "." + mixer_type, tag + "." + mixer_type,
+                          path + ".residual.mixer"));
+        if (r.dropout() > 0.0f) branch->Add(std::make_unique<Dropout>(tag + ".dropout", r.dropout()));
+        return std::make_unique<Residual>(std::move(branch));
+      }
+      case proto::LayerSpec::kAttention: {
+        const auto& a = l.attention();
+        if (a.heads() <= 0 || d % a.heads() != 0)
+          Fail(path + ".attention.heads", absl::StrCat("d_model ", d, " is not divisible by ", a.heads(), " heads"));
+        if (a.kv_heads() < 0 || (a.kv_heads() > 0 && a.heads() % a.kv_heads() != 0))
+          Fail(path + ".attention.kv_heads", absl::StrCat(a.heads(), " heads are not divisible by ", a.kv_heads()));
+        AttentionOptions o;
+        o.heads = a.heads();
+        o.kv_heads = a.kv_heads();
+        o.qk_norm = a.qk_norm();
+        o.qk_norm_eps = a.qk_norm_eps();
+        o.rope = a.has_rope();
+        if (o.rope) {
+          o.rope_options = RopeOf(a.rope(), path + ".attention.rope");
+          if (static_cast<int64_t>(a.rope().fraction() * (d / a.heads())) < 2)
+            Fail(path + ".attention.rope.fraction", "rotates fewer than 2 dimensions per head");
+        }
+        o.bias = a.bias();
+        o.init_std = std_;
+        return std::make_unique<Attention>(store_, name, d, o);
+      }
+      case proto::LayerSpec::kSwiglu:
+        if (l.swiglu().hidden() <= 0) Fail(path + ".swiglu.hidden", "must be positive");
+        return std::make_unique<SwiGlu>(store_, name, d, l.swiglu().hidden(), l.swiglu().bias(), std_);
+      case proto::LayerSpec::kGeluMlp:
+        if (l.gelu_mlp().hidden() <= 0) Fail(path + ".gelu_mlp.hidden", "must be positive");
+        return std::make_unique<GeluMlp>(store_, name, d, l.gelu_mlp().hidden(),
+                                         l.gelu_mlp().tanh() ? GeluKind::kTanh : GeluKind::kErf,
+                                         l.gelu_mlp().bias(), std_);
+      case proto::LayerSpec::kLinear: {
+        const int64_t out = l.linear().out() ? l.linear().out() : d;
+        if (out != d) Fail(path + ".linear.out", "layers inside the model must keep d_model (a head is separate)");
+        return std::make_unique<Linear>(store_, name, d, out, l.linear().bias(), std_);
+      }
+      case proto::LayerSpec::kNorm:
+        return Norm(l.norm(), name, path + ".norm");
+      case proto::LayerSpec::kRope: {
+        const auto& r = l.rope();
+        if (r.heads() <= 0 || d % r.heads() != 0)
+          Fail(path + ".rope.heads", absl::StrCat("d_model ", d, " is not divisible by ", r.heads()));
+        return std::make_unique<RopeLayer>(r.heads(), d / r.heads(), RopeOf(r, path + ".rope"));
+      }
+      case proto::LayerSpec::kActivation:
+        switch (l.activation().kind()) {
+          case proto::ActivationConfig::GELU_ERF: return Activation::GeluErf();
+          case proto::ActivationConfig::GELU_TANH: return Activation::GeluTanh();
+          default: return Activation::Silu();
+        }
+      case proto::LayerSpec::kDropout:
+        if (l.dropout().p() < 0 || l.dropout().p() >= 1) Fail(path + ".dropout.p", "must be in [0, 1)");
+        return std::make_unique<Dropout>(tag + ".dropout", l.dropout().p());
+      case proto::LayerSpec::kPlugin: {
+        const LayerType* t = Registry::Global().FindLayer(l.plugin().type());
+        if (!t) Fail(path + ".plugin.type", "no layer type '" + l.plugin().type() + "' is registered (missing plugin?)");
+        LayerBuildContext bc{&store_, d, spec_.context(), name, tag, std_};
+        return t->make(l.plugin().config(), bc);
+      }
+      default:
+        Fail(path, "empty layer: set one layer type");
+    }
+  }
+
+  RopeOptions RopeOf(const proto::RopeConfig& r, const std::string& path) const {
+    if (r.fraction() <= 0 || r.fraction() > 1) Fail(path + ".fraction", "must be in (0, 1]");
+    if (r.base() <= 1) Fail(path + ".base", "must be greater than 1");
+    return {r.style() == proto::RopeConfig::INTERLEAVED ? RopeStyle::kInterleaved : RopeStyle::kRotateHalf,
+            r.base(), r.fraction()};
+  }
+
+ private:
+  ParamStore& store_;
+  const proto::ModelSpec& spec_;
+};
 
 }  // namespace
 
-std::unique_ptr<LanguageModel> BuildTransformer(const proto::TransformerConfig& config) {
-  const proto::TransformerConfig c = WithDefaults(config);
+std::unique_ptr<LanguageModel> BuildModel(const proto::ModelSpec& spec, int64_t vocab) {
+  if (spec.d_model() <= 0) throw std::invalid_argument("model.d_model: must be positive");
+  if (spec.context() <= 0) throw std::invalid_argument("model.context: must be positive");
+  if (vocab <= 0) throw std::invalid_argument("tokenizer: empty vocabulary");
   auto m = std::make_unique<LanguageModel>();
-  m->set_shape(c.vocab_size(), c.context());
+  m->set_shape(vocab, spec.context());
   ParamStore& s = m->store();
-  auto embed = std::make_unique<Embedding>(s, "embed", c.vocab_size(), c.d_model(), c.init_std());
-  Param* embed_weight = embed->weight();
-  m->net().Add(std::move(embed));
-  if (c.dropout() > 0.0f) m->net().Add(std::make_unique<Dropout>("embed.dropout", c.dropout()));
-  const int unique = c.unique_layers() > 0 ? c.unique_layers() : c.layers();
-  if (unique > c.layers()) throw std::invalid_argument("unique_layers exceeds layers");
-  for (int i = 0; i < c.layers(); ++i) {
-    // Layer i reuses the weights of block i % unique (cyclic sharing).
-    const std::string name = "blocks." + std::to_string(i % unique);
-    const std::string tag = "layer." + std::to_string(i);
-    if (i < unique) {
-      m->net().Add(MakeBlock(c, s, name, tag));
-    } else {
-      ParamStore::SharedScope shared(s);
-      m->net().Add(MakeBlock(c, s, name, tag));
+  Builder b(s, spec);
+  auto add = [&](const std::string& name, const std::string& desc, LayerPtr l) {
+    m->AddPart({name, desc, l.get()});
+    m->net().Add(std::move(l));
+  };
+  auto embed = std::make_unique<Embedding>(s, "embed", vocab, spec.d_model(), spec.init_std());
+  const std::string embed_weight = embed->weight()->name;
+  add("embed", absl::StrCat("embedding ", vocab, " x ", spec.d_model()), std::move(embed));
+  if (spec.embedding_dropout() > 0)
+    add("embed.drop", "dropout", std::make_unique<Dropout>("embed.dropout", spec.embedding_dropout()));
+  for (int j = 0; j < spec.embedding_post_size(); ++j) {
+    const std::string path = absl::StrCat("model.embedding_post[", j, "]");
+    add(absl::StrCat("embed.post", j), Builder::Describe(spec.embedding_post(j)),
+        b.Layer(spec.embedding_post(j), absl::StrCat("embed_post.", j), absl::StrCat("embed_post.", j), path));
+  }
+  const proto::BlockSpec& blk = spec.block();
+  if (blk.count() < 0) throw std::invalid_argument("model.block.count: must not be negative");
+  if (blk.unique() < 0 || blk.unique() > blk.count())
+    throw std::invalid_argument("model.block.unique: must be between 0 and count");
+  const int unique = blk.unique() > 0 ? blk.unique() : blk.count();
+  for (int i = 0; i < blk.count(); ++i) {
+    // Application i uses the weights of block i % unique (weight sharing when unique < count).
+    std::unique_ptr<ParamStore::SharedScope> shared;
+    if (i >= unique) shared = std::make_unique<ParamStore::SharedScope>(s);
+    for (int j = 0; j < blk.layer_size(); ++j) {
+      const std::string path = absl::StrCat("model.block.layer[", j, "]");
+      add(absl::StrCat("blocks.", i, ".", j), Builder::Describe(blk.layer(j)),
+          b.Layer(blk.layer(j), absl::StrCat("blocks.", i % unique, ".", j), absl::StrCat("layer.", i, ".", j), path));
     }
   }
-  m->net().Add(MakeNorm(c, s, "final_norm"));
-  if (c.tie_embeddings()) {
-    m->net().Add(std::make_unique<Linear>(s, "head", c.d_model(), c.vocab_size(), false,
-                                          c.init_std(), s.Share(embed_weight->name)));
+  if (spec.has_final_norm())
+    add("final_norm", spec.final_norm().has_rmsnorm() ? "rmsnorm" : "layernorm",
+        b.Norm(spec.final_norm(), "final_norm", "model.final_norm"));
+  if (spec.tie_embeddings()) {
+    add("head", "linear (tied to embed)",
+        std::make_unique<Linear>(s, "head", spec.d_model(), vocab, false, spec.init_std(), s.Share(embed_weight)));
   } else {
-    m->net().Add(std::make_unique<Linear>(s, "head", c.d_model(), c.vocab_size(), false,
-                                          c.init_std()));
+    add("head", absl::StrCat("linear ", spec.d_model(), " -> ", vocab),
+        std::make_unique<Linear>(s, "head", spec.d_model(), vocab, false, spec.init_std()));
   }
   return m;
+}
+
+proto::ModelSpec TransformerModelSpec(const proto::TransformerConfig& c) {
+  proto::ModelSpec m;
+  m.set_d_model(c.d_model());
+  m.set_context(c.context());
+  m.set_tie_embeddings(c.tie_embeddings());
+  m.set_init_std(c.init_std());
+  m.set_embedding_dropout(c.dropout());
+  auto norm = [&](proto::NormSpec* n) {
+    if (c.norm() == "rmsnorm") n->mutable_rmsnorm()->set_eps(c.norm_eps());
+    else if (c.norm() == "layernorm") n->mutable_layernorm()->set_eps(c.norm_eps());
+    else throw std::invalid_argument("unknown norm '" + c.norm() + "' (rmsnorm, layernorm)");
+  };
+  proto::BlockSpec* b = m.mutable_block();
+  b->set_count(c.layers());
+  b->set_unique(c.unique_layers());
+  proto::ResidualSpec* attn = b->add_layer()->mutable_residual();
+  norm(attn->mutable_norm());
+  attn->set_dropout(c.dropout());
+  proto::AttentionConfig* a = attn->mutable_mixer()->mutable_attention();
+  a->set_heads(c.heads());
+  a->set_kv_heads(c.kv_heads());
+  a->set_qk_norm(c.qk_norm());
+  a->set_qk_norm_eps(c.norm_eps());
+  a->mutable_rope()->set_style(c.rope_style());
+  a->mutable_rope()->set_base(c.rope_base());
+  a->mutable_rope()->set_fraction(c.rope_fraction());
+  proto::ResidualSpec* mlp = b->add_layer()->mutable_residual();
+  norm(mlp->mutable_norm());
+  mlp->set_dropout(c.dropout());
+  if (c.mlp() == "swiglu") {
+    mlp->mutable_mixer()->mutable_swiglu()->set_hidden(c.ffn_hidden());
+  } else if (c.mlp() == "gelu_erf" || c.mlp() == "gelu_tanh") {
+    mlp->mutable_mixer()->mutable_gelu_mlp()->set_hidden(c.ffn_hidden());
+    mlp->mutable_mixer()->mutable_gelu_mlp()->set_tanh(c.mlp() == "gelu_tanh");
+  } else {
+    throw std::invalid_argument("unknown mlp '" + c.mlp() + "' (swiglu, gelu_erf, gelu_tanh)");
+  }
+  norm(m.mutable_final_norm());
+  return m;
+}
+
+std::unique_ptr<LanguageModel> BuildTransformer(const proto::TransformerConfig& cfg) {
+  return BuildModel(TransformerModelSpec(cfg), cfg.vocab_size());
 }
 
 StepResult TrainStep(Context& ctx, LanguageModel& model, AdamW& opt, const Batch& batch, float lr,

@@ -1,10 +1,14 @@
-// Byte-level data for the core training loop: a corpus read from a file, and deterministic
-// sampling of [B, T+1] windows (inputs = first T bytes, targets = the next T).
+// The data pipeline: documents from files in five formats, token streams, and deterministic
+// batches. Everything a batch contains is a pure function of (seed, stage, step), so a resumed
+// run sees exactly the data order of an uninterrupted one.
 #pragma once
 #include <string>
+#include <vector>
 
+#include "tinylm.pb.h"
 #include "tinylm/model.h"
 #include "tinylm/rng.h"
+#include "tinylm/tokenizer.h"
 
 namespace tinylm {
 
@@ -15,23 +19,58 @@ std::string ResolveDataDir(const std::string& flag);
 // Whole file as bytes; throws std::runtime_error naming the path if unreadable or empty.
 std::string ReadFileBytes(const std::string& path);
 
-class ByteWindowSampler {
+// A document, or a prompt/response record (prompt non-empty only for PROMPT_RESPONSE).
+struct Document {
+  std::string prompt, text;
+};
+
+// Reads one source. Throws std::runtime_error "<file>[:line]: reason" for a missing file, a
+// malformed JSON line or a missing member. May return zero documents (the caller decides).
+std::vector<Document> LoadDocuments(const proto::DataSource& src, const std::string& data_dir);
+
+// Drops documents sharing a line (>= 60 chars, trimmed) with any of `held_out`.
+// Returns how many were dropped.
+int64_t DropOverlap(std::vector<Document>* docs, const std::vector<Document>& held_out);
+
+// Documents joined into one token stream, separated by the end-of-text token (when the
+// tokenizer has one), with the UTF-8 byte count of the text.
+struct TokenStream {
+  std::vector<int32_t> tokens;
+  int64_t text_bytes = 0;
+};
+TokenStream Tokenize(const std::vector<Document>& docs, const Tokenizer& tok);
+
+// Random windows of seq+1 tokens from a stream (inputs = first seq, targets = next seq).
+class WindowSampler {
  public:
-  // Windows of seq+1 bytes; the corpus must hold at least one.
-  ByteWindowSampler(std::string bytes, int64_t seq, uint64_t seed);
-  // A batch of `batch` windows at random offsets, drawn from a counter RNG: batch k is a pure
-  // function of (seed, k), so a resumed run sees the same data order.
-  Batch Sample(int64_t batch, uint64_t k) const;
-  // The i-th of n evenly spaced fixed windows (for validation).
-  Batch Fixed(int64_t batch, int64_t first_window, int64_t n_windows) const;
-  int64_t num_fixed_windows() const;
-  int64_t size() const { return static_cast<int64_t>(bytes_.size()); }
+  WindowSampler(const TokenStream* stream, int64_t seq);
+  // Batch for `step`: offsets drawn from CounterBits(seed, stream_id, step * batch + row).
+  void Sample(uint64_t seed, uint64_t stream_id, uint64_t step, Batch* out) const;
+  int64_t batch_size() const { return batch_; }
+  void set_batch_size(int64_t b) { batch_ = b; }
 
  private:
-  void Fill(Batch& b, int64_t row, int64_t offset) const;
-  std::string bytes_;
+  const TokenStream* stream_;
+  int64_t seq_, batch_ = 1;
+};
+
+// Instruction-tuning examples: <|user|> prompt <|assistant|> response <|end|>, one per
+// sequence (truncated / padded); loss weight 1 on response and end tokens, 0 elsewhere.
+class ChatExamples {
+ public:
+  ChatExamples(const std::vector<Document>& records, const Tokenizer& tok, int64_t seq);
+  void Sample(uint64_t seed, uint64_t stream_id, uint64_t step, int64_t batch, Batch* out) const;
+  int64_t size() const { return static_cast<int64_t>(examples_.size()); }
+  // Fixed example i (for evaluation): fills row `row` of `out`.
+  void Fill(int64_t example, int64_t row, Batch* out) const;
+
+ private:
+  struct Example {
+    std::vector<int32_t> ids;
+    std::vector<float> weights;  // weight of predicting ids[t+1]
+  };
+  std::vector<Example> examples_;
   int64_t seq_;
-  uint64_t seed_;
 };
 
 }  // namespace tinylm

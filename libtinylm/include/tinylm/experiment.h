@@ -1,0 +1,48 @@
+// An experiment prepared for training: the resolved spec validated end to end (tokenizer,
+// data read and tokenized, model built), so that every error surfaces before any training.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tinylm/data.h"
+#include "tinylm/model.h"
+#include "tinylm/spec.h"
+#include "tinylm/tokenizer.h"
+
+namespace tinylm {
+
+struct PreparedStage {
+  proto::StageSpec spec;  // effective settings (defaults filled in)
+  int64_t steps = 0;
+  std::string data_path;  // spec path of its DataSpec ("data" or "stages[i].data")
+  // PRETRAIN: token streams. SFT: chat examples.
+  TokenStream train, val;
+  std::shared_ptr<ChatExamples> chat_train, chat_val;
+  int64_t train_documents = 0, val_documents = 0, dropped_overlap = 0;
+};
+
+struct Experiment {
+  proto::ExperimentSpec spec;
+  std::string spec_text;  // canonical text of `spec` (cache keys hash it)
+  std::string role;       // "baseline", "variant" or "single"
+  std::shared_ptr<Tokenizer> tokenizer;
+  std::vector<PreparedStage> stages;
+  std::vector<uint64_t> seeds;
+  uint64_t data_hash = 0;  // of every data file's bytes
+  int64_t params = 0;
+  std::string param_table;
+
+  std::unique_ptr<LanguageModel> BuildModel() const;
+  // Identifies a run's results: spec text, seed, code version and data contents.
+  std::string CacheKey(uint64_t seed) const;
+};
+
+// The code version baked in at build time (git describe, or the project version).
+const char* CodeVersion();
+
+// Validates and prepares the variant (or, with baseline = true, the baseline) of `rs`.
+// Throws SpecError "file:line:col: field.path: reason" on any problem.
+Experiment PrepareExperiment(const ResolvedSpec& rs, bool baseline, const std::string& data_dir);
+
+}  // namespace tinylm

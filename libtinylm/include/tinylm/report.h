@@ -1,0 +1,42 @@
+// Comparing baseline and variant runs: statistics over seeds, the text table, report.md, the
+// SVG learning curves, and summary.json.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "results.pb.h"
+
+namespace tinylm {
+
+struct Stats {
+  int n = 0;
+  double mean = 0, sd = 0;
+};
+Stats Summarize(const std::vector<double>& v);
+// Two-sided 95% Student-t quantile for `df` degrees of freedom.
+double TQuantile975(int df);
+
+// Paired difference variant - baseline over seeds: mean and 95% confidence half-width
+// (half_width < 0 when it cannot be computed, i.e. one seed).
+struct Difference {
+  double mean = 0, half_width = -1;
+};
+Difference PairedDifference(const std::vector<double>& baseline, const std::vector<double>& variant);
+
+struct Comparison {
+  std::string name, description;
+  std::vector<std::string> changes;  // "path: old -> new"
+  std::string baseline_params, variant_params;  // per-layer tables
+  std::vector<proto::RunSummary> baseline, variant;  // same seed order; baseline empty = single
+};
+
+// The table printed by ablate.
+std::string ComparisonTable(const Comparison& c);
+// Learning curves (training loss thin, validation loss thick) of every run, by tokens seen.
+std::string CurvesSvg(const Comparison& c);
+// report.md: what changed, parameters, the table, samples, how to reproduce.
+std::string ReportMarkdown(const Comparison& c, const std::string& command);
+// Machine-readable summary of the comparison.
+std::string SummaryJson(const Comparison& c);
+
+}  // namespace tinylm

@@ -1,0 +1,170 @@
+// ablate: "does this change help?" Trains the baseline and the variant of an ablation spec for
+// every seed on identical data, seeds and budget, and prints the comparison.
+//
+//   ablate ablations/qknorm_off.pbtxt [--dry-run] [--seeds N] [--tokens N] [--threads N]
+//          [--out DIR] [--resume] [--data-dir DIR] [--set path=value]...
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "tinylm/experiment.h"
+#include "tinylm/report.h"
+#include "tinylm/trainer.h"
+
+namespace fs = std::filesystem;
+namespace po = boost::program_options;
+using namespace tinylm;
+
+namespace {
+
+std::string CommandLine(int argc, char** argv) {
+  std::string s = "ablate";
+  for (int i = 1; i < argc; ++i) s += std::string(" ") + argv[i];
+  return s;
+}
+
+int Main(int argc, char** argv) {
+  po::options_description opts("Usage: ablate SPEC [options]\n\nOptions");
+  std::string spec_path, out_dir, data_dir;
+  int64_t seeds = 0, tokens = 0;
+  int threads = -1;
+  std::vector<std::string> sets;
+  opts.add_options()("help,h", "show this help")
+      ("dry-run", "validate, print the changes and parameter counts, train nothing")
+      ("seeds", po::value(&seeds), "train seeds 1..N (overrides the spec's seeds)")
+      ("tokens", po::value(&tokens), "training tokens per stage (overrides every stage's budget)")
+      ("threads", po::value(&threads), "threads (0 = all cores)")
+      ("out", po::value(&out_dir), "results directory (default: the spec's output_dir, \"runs\")")
+      ("resume", "continue unfinished runs from their last checkpoint")
+      ("data-dir", po::value(&data_dir), "data directory (default: $TINYLM_DATA_DIR or ../shared/data)")
+      ("set", po::value(&sets)->composing(), "override a spec field for baseline and variant: --set path.to.field=value");
+  po::options_description hidden;
+  hidden.add_options()("spec", po::value(&spec_path));
+  po::options_description all;
+  all.add(opts).add(hidden);
+  po::positional_options_description pos;
+  pos.add("spec", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "ablate: " << e.what() << "\n\n" << opts;
+    return 2;
+  }
+  if (vm.count("help") || spec_path.empty()) {
+    std::cout << opts;
+    return vm.count("help") ? 0 : 2;
+  }
+
+  // Flags become overrides, applied to baseline and variant alike.
+  std::vector<Override> overrides;
+  for (const std::string& s : sets) {
+    const size_t eq = s.find('=');
+    if (eq == std::string::npos) {
+      std::cerr << "ablate: --set " << s << ": expected path=value\n";
+      return 2;
+    }
+    overrides.push_back({s.substr(0, eq), s.substr(eq + 1)});
+  }
+  try {
+    if (vm.count("seeds")) {
+      if (seeds < 1) throw SpecError("--seeds: must be at least 1");
+      std::string list;
+      for (int64_t i = 1; i <= seeds; ++i) list += (i > 1 ? "," : "") + std::to_string(i);
+      overrides.push_back({"seeds", list});
+    }
+    if (vm.count("tokens")) {
+      const ResolvedSpec probe = LoadSpec(spec_path, overrides);
+      const int stages = std::max(1, std::max(probe.variant().stages_size(),
+                                              probe.has_baseline() ? probe.baseline().stages_size() : 0));
+      for (int i = 0; i < stages; ++i) overrides.push_back({"stages[" + std::to_string(i) + "].tokens", std::to_string(tokens)});
+    }
+    if (vm.count("threads")) overrides.push_back({"runtime.threads", std::to_string(threads)});
+    if (vm.count("out")) overrides.push_back({"output_dir", out_dir});
+
+    // Everything is validated before anything is trained or written.
+    const ResolvedSpec rs = LoadSpec(spec_path, overrides);
+    const std::string dir = ResolveDataDir(data_dir);
+    const Experiment variant = PrepareExperiment(rs, false, dir);
+    std::unique_ptr<Experiment> baseline;
+    if (rs.has_baseline()) baseline = std::make_unique<Experiment>(PrepareExperiment(rs, true, dir));
+
+    Comparison cmp;
+    cmp.name = variant.spec.name();
+    cmp.description = variant.spec.description();
+    std::printf("%s: %s\n", cmp.name.c_str(), cmp.description.empty() ? "(no description)" : cmp.description.c_str());
+    if (baseline) {
+      cmp.changes = DiffSpecs(baseline->spec, variant.spec);
+      std::printf("\nChanges against the baseline (%s):\n", rs.chain()[1].path.c_str());
+      if (cmp.changes.empty()) std::printf("  (none: variant and baseline are identical)\n");
+      for (const auto& l : cmp.changes) std::printf("  %s\n", l.c_str());
+      cmp.baseline_params = baseline->param_table;
+      std::printf("\nBaseline parameters:\n%s", baseline->param_table.c_str());
+    }
+    cmp.variant_params = variant.param_table;
+    std::printf("\n%s parameters:\n%s", baseline ? "Variant" : "Model", variant.param_table.c_str());
+    for (const PreparedStage& st : variant.stages)
+      std::printf("\nstage %s: %lld steps x %d x %d tokens; %lld training documents (%lld dropped for overlapping "
+                  "validation), %lld validation documents",
+                  st.spec.name().c_str(), static_cast<long long>(st.steps), st.spec.batch_size(), st.spec.seq_len(),
+                  static_cast<long long>(st.train_documents), static_cast<long long>(st.dropped_overlap),
+                  static_cast<long long>(st.val_documents));
+    std::printf("\nseeds:");
+    for (uint64_t s : variant.seeds) std::printf(" %llu", static_cast<unsigned long long>(s));
+    std::printf("\n");
+    if (vm.count("dry-run")) {
+      std::printf("\ndry run: spec is valid; nothing trained.\n");
+      return 0;
+    }
+
+    const fs::path out = variant.spec.output_dir();
+    const fs::path report_dir = out / cmp.name;
+    fs::create_directories(report_dir);
+    fs::remove(report_dir / "summary.json");  // not finished until written again at the end
+    WriteFileAtomic((report_dir / "variant.pbtxt").string(), variant.spec_text);
+    if (baseline) WriteFileAtomic((report_dir / "baseline.pbtxt").string(), baseline->spec_text);
+    const bool tty = isatty(fileno(stdout));
+    // Runs live in content-addressed directories (spec, seed, code, data): a baseline shared by
+    // a suite of ablations trains once per seed, and a finished run is never trained again.
+    auto run = [&](const Experiment& e, uint64_t seed) {
+      RunOptions o;
+      o.seed = seed;
+      o.dir = (out / "runs" / e.CacheKey(seed)).string();
+      o.resume = vm.count("resume") > 0;
+      o.label = "[" + e.role + " seed " + std::to_string(seed) + "]";
+      o.tty = tty;
+      proto::RunSummary cached;
+      if (ReadFinishedRun(o.dir, &cached) && cached.spec_hash() == e.CacheKey(seed)) {
+        std::printf("%s cached: %s\n", o.label.c_str(), o.dir.c_str());
+        return cached;
+      }
+      std::printf("%s training -> %s\n", o.label.c_str(), o.dir.c_str());
+      return TrainRun(e, o);
+    };
+    for (uint64_t seed : variant.seeds) {
+      if (baseline) cmp.baseline.push_back(run(*baseline, seed));
+      cmp.variant.push_back(run(variant, seed));
+    }
+    const std::string table = ComparisonTable(cmp);
+    std::printf("\n%s\n%s\n", cmp.name.c_str(), table.c_str());
+    WriteFileAtomic((report_dir / "curves.svg").string(), CurvesSvg(cmp));
+    WriteFileAtomic((report_dir / "report.md").string(), ReportMarkdown(cmp, CommandLine(argc, argv)));
+    WriteFileAtomic((report_dir / "summary.json").string(), SummaryJson(cmp));  // last: marks it finished
+    std::printf("report: %s\n", (report_dir / "report.md").c_str());
+    return 0;
+  } catch (const SpecError& e) {
+    std::fprintf(stderr, "ablate: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ablate: error: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return Main(argc, argv); }
