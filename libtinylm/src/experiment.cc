@@ -20,7 +20,7 @@ std::unique_ptr<LanguageModel> Experiment::BuildModel() const {
 }
 
 std::string Experiment::CacheKey(uint64_t seed) const {
-  uint64_t h = Fnv64(spec_text.data(), spec_text.size());
+  uint64_t h = Fnv64(run_text.data(), run_text.size());
   h = Fnv64(&seed, sizeof seed, h);
   h = Fnv64(CodeVersion(), std::strlen(CodeVersion()), h);
   h = Fnv64(&data_hash, sizeof data_hash, h);
@@ -88,6 +88,10 @@ class Preparer {
     if (s.stages_size() == 0) s.add_stages();
     for (int i = 0; i < s.stages_size(); ++i) e.stages.push_back(Stage(s, i, &e));
     e.spec_text = SpecToText(s);
+    proto::ExperimentSpec run = s;
+    for (const char* f : {"name", "description", "base", "seeds", "output_dir", "replace"})
+      run.GetReflection()->ClearField(&run, run.GetDescriptor()->FindFieldByName(f));
+    e.run_text = SpecToText(run);
     return e;
   }
 

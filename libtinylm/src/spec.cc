@@ -6,6 +6,7 @@
 #include <absl/strings/str_split.h>
 #include <google/protobuf/io/tokenizer.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -51,17 +52,40 @@ std::string FieldPathString(const FieldPath& p) {
 
 namespace {
 
+// Keeps the first parse error as "file:line:col: [field 'x': ]message". Protobuf's value
+// errors ("Expected integer, got: ...") do not name the field, so it is read off the source
+// line: the identifier before the ':' left of the error column.
 class CollectErrors : public google::protobuf::io::ErrorCollector {
  public:
-  explicit CollectErrors(std::string file) : file_(std::move(file)) {}
+  CollectErrors(std::string file, const std::string& text)
+      : file_(std::move(file)), lines_(absl::StrSplit(text, '\n')) {}
   void AddError(int line, int column, const std::string& message) override {
-    if (first_.empty()) first_ = absl::StrCat(file_, ":", line + 1, ":", column + 1, ": ", message);
+    if (!first_.empty()) return;
+    std::string field;
+    if (line >= 0 && line < static_cast<int>(lines_.size())) {
+      const std::string& l = lines_[line];
+      int c = std::min<int>(column, static_cast<int>(l.size())) - 1;
+      while (c >= 0 && l[c] != ':' && l[c] != '{' && l[c] != '}') --c;
+      if (c >= 0 && l[c] == ':') {
+        int end = c;
+        while (end > 0 && l[end - 1] == ' ') --end;
+        int begin = end;
+        while (begin > 0 && (std::isalnum(static_cast<unsigned char>(l[begin - 1])) || l[begin - 1] == '_')) --begin;
+        field = l.substr(begin, end - begin);
+      }
+    }
+    first_ = absl::StrCat(file_, ":", line + 1, ":", column + 1, ": ",
+                          field.empty() || message.find("\"" + field + "\"") != std::string::npos
+                              ? ""
+                              : "field '" + field + "': ",
+                          message);
   }
   void AddWarning(int, int, const std::string&) override {}
   const std::string& first() const { return first_; }
 
  private:
   std::string file_, first_;
+  std::vector<std::string> lines_;
 };
 
 std::string ReadText(const std::string& path) {
@@ -239,7 +263,7 @@ SpecFile ParseSpecText(const std::string& text, const std::string& name) {
   f.path = name;
   f.info = std::make_shared<TextFormat::ParseInfoTree>();
   TextFormat::Parser parser;
-  CollectErrors errors(name);
+  CollectErrors errors(name, text);
   parser.RecordErrorsTo(&errors);
   parser.WriteLocationsTo(f.info.get());
   if (!parser.ParseFromString(text, &f.message))
@@ -251,6 +275,21 @@ void MergeSpec(const proto::ExperimentSpec& overlay, proto::ExperimentSpec* dst)
   for (const std::string& p : overlay.replace()) ClearPath(dst, ParseFieldPath(p));
   MergeMessage(overlay, dst);
 }
+
+namespace {
+class SilentErrors : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int, int, const std::string&) override {}
+};
+
+// Parses one field value without protobuf logging to stderr (we report errors ourselves).
+bool ParseValue(const std::string& text, const FieldDescriptor* fd, Message* m) {
+  SilentErrors silent;
+  TextFormat::Parser p;
+  p.RecordErrorsTo(&silent);
+  return p.ParseFieldValueFromString(text, fd, m);
+}
+}  // namespace
 
 void ApplyOverride(const Override& o, Message* spec) {
   const std::string full = "--set " + o.path + "=" + o.value;
@@ -273,7 +312,10 @@ void ApplyOverride(const Override& o, Message* spec) {
     // A whole message in text form: --set model.final_norm='rmsnorm {}'
     Message* sub = fd->is_repeated() ? r->AddMessage(parent, fd) : r->MutableMessage(parent, fd);
     sub->Clear();
-    if (!TextFormat::ParseFromString(o.value, sub))
+    SilentErrors silent;
+    TextFormat::Parser p;
+    p.RecordErrorsTo(&silent);
+    if (!p.ParseFromString(o.value, sub))
       throw std::invalid_argument(full + ": not a valid " + fd->message_type()->name() + " in text form");
     return;
   }
@@ -281,14 +323,14 @@ void ApplyOverride(const Override& o, Message* spec) {
     // A list: --set seeds=1,2,3 (replaces the list).
     r->ClearField(parent, fd);
     for (absl::string_view v : absl::StrSplit(o.value, ',', absl::SkipEmpty()))
-      if (!TextFormat::ParseFieldValueFromString(std::string(v), fd, parent))
+      if (!ParseValue(std::string(v), fd, parent))
         throw std::invalid_argument(full + ": '" + std::string(v) + "' is not " + type_name());
     return;
   }
   if (path.back().index >= 0) throw std::invalid_argument(full + ": '" + fd->name() + "' is not repeated");
   std::string v = o.value;
   if (fd->type() == FieldDescriptor::TYPE_STRING && (v.empty() || v.front() != '"')) v = "\"" + absl::CEscape(v) + "\"";
-  if (!TextFormat::ParseFieldValueFromString(v, fd, parent))
+  if (!ParseValue(v, fd, parent))
     throw std::invalid_argument(full + ": '" + o.value + "' is not " + type_name());
 }
 

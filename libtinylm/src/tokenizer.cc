@@ -1,6 +1,9 @@
 #include "tinylm/tokenizer.h"
 
 #include <absl/strings/str_join.h>
+#include <absl/strings/str_split.h>
+
+#include <stdexcept>
 
 namespace tinylm {
 
@@ -31,6 +34,18 @@ int32_t ByteTokenizer::SpecialId(const std::string& name) const {
 
 std::string ByteTokenizer::Save() const {
   return "bytes " + std::to_string(eot_byte_) + "\n" + absl::StrJoin(specials_, "\n");
+}
+
+std::unique_ptr<Tokenizer> LoadTokenizer(const std::string& saved) {
+  std::vector<std::string> lines = absl::StrSplit(saved, '\n');
+  std::vector<std::string> head = absl::StrSplit(lines[0], ' ');
+  if (head[0] == "bytes" && head.size() == 2) {
+    std::vector<std::string> specials;
+    for (size_t i = 1; i < lines.size(); ++i)
+      if (!lines[i].empty()) specials.push_back(lines[i]);
+    return std::make_unique<ByteTokenizer>(specials, std::stoi(head[1]));
+  }
+  throw std::runtime_error("unknown tokenizer state '" + lines[0] + "'");
 }
 
 }  // namespace tinylm

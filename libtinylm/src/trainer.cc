@@ -146,8 +146,11 @@ class Run {
     int64_t start_step = 0;
     if (o_.resume && fs::exists(ckpt)) {
       const proto::CheckpointHeader h = LoadCheckpoint(ckpt, &model_->store());
-      if (h.spec_text() != e_.spec_text || h.seed() != o_.seed)
-        throw std::runtime_error(ckpt + ": written for a different spec or seed; remove it or drop --resume");
+      // The run key covers spec, seed, code version and data: resuming anything else would
+      // silently mix two experiments.
+      if (h.run_key() != e_.CacheKey(o_.seed))
+        throw std::runtime_error(ckpt + ": written by a different spec, seed, code version or data; remove it or "
+                                        "drop --resume");
       start_stage = h.stage();
       start_step = h.stage_step();
       global_step_ = h.global_step();
@@ -293,6 +296,7 @@ class Run {
     metrics_.flush();
     proto::CheckpointHeader h;
     h.set_spec_text(e_.spec_text);
+    h.set_run_key(e_.CacheKey(o_.seed));
     h.set_seed(o_.seed);
     h.set_stage(stage);
     h.set_stage_step(stage_step);

@@ -24,7 +24,10 @@ struct PreparedStage {
 
 struct Experiment {
   proto::ExperimentSpec spec;
-  std::string spec_text;  // canonical text of `spec` (cache keys hash it)
+  std::string spec_text;  // canonical text of `spec`
+  // What determines one seed's results: spec_text without name, description, seeds, output
+  // directory and base bookkeeping. Cache keys hash it; resume checks it.
+  std::string run_text;
   std::string role;       // "baseline", "variant" or "single"
   std::shared_ptr<Tokenizer> tokenizer;
   std::vector<PreparedStage> stages;

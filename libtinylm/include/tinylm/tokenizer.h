@@ -45,4 +45,8 @@ class ByteTokenizer : public Tokenizer {
   int eot_byte_;
 };
 
+// Rebuilds a tokenizer from Save() output (checkpoints). Throws std::runtime_error if the
+// format is unknown.
+std::unique_ptr<Tokenizer> LoadTokenizer(const std::string& saved);
+
 }  // namespace tinylm

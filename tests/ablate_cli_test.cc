@@ -1,0 +1,130 @@
+// The ablate and generate executables end to end, on a tiny spec and generated data.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "temp_dir.h"
+
+namespace tinylm::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code;
+  std::string out;  // stdout + stderr
+};
+
+Result RunCommand(const std::string& cmd) {
+  Result r{-1, ""};
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+constexpr char kBase[] = R"(name: "tiny_base"
+seeds: [1, 2]
+model {
+  d_model: 16
+  context: 32
+  block {
+    count: 1
+    layer { residual { norm { rmsnorm {} } mixer { attention { heads: 2 qk_norm: true rope {} } } } }
+    layer { residual { norm { rmsnorm {} } mixer { swiglu { hidden: 24 } } } }
+  }
+  final_norm { rmsnorm {} }
+}
+data { train { path: "train.txt" } validation { path: "val.txt" } }
+stages { tokens: 1024 batch_size: 4 seq_len: 16 }
+eval { interval_steps: 4 max_tokens: 256 sample_tokens: 16 }
+)";
+
+class AblateCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_.Write("data/train.txt", TinyStories(60));
+    dir_.Write("data/val.txt", TinyStories(10, 1));
+    dir_.Write("specs/base.pbtxt", kBase);
+    spec_ = dir_.Write("specs/qk_off.pbtxt", "base: \"base.pbtxt\"\ndescription: \"QK-norm off\"\n"
+                                             "model { block { layer { residual { mixer { attention { qk_norm: false } } } } } }\n");
+  }
+  Result Ablate(const std::string& args) {
+    return RunCommand(std::string(TINYLM_ABLATE_BIN) + " " + args + " --data-dir " + dir_.path() + "/data --out " +
+                      dir_.path() + "/out --threads 2");
+  }
+  TempDir dir_;
+  std::string spec_;
+};
+
+TEST_F(AblateCli, TrainsBothArmsPrintsTheTableAndWritesResults) {
+  const Result r = Ablate(spec_);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("model.block.layer[0].residual.mixer.attention.qk_norm: true -> false"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("variant - baseline [95% CI]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("val bits/byte"), std::string::npos);
+  // 256 x 16 embedding + attention 4 x 16^2 (+ 2 x 8 QK-norm) + SwiGLU 3 x 16 x 24 + 3 norms of 16.
+  EXPECT_NE(r.out.find(" 6336\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" 6320\n"), std::string::npos) << r.out;
+  const std::string report = dir_.path() + "/out/qk_off/";
+  for (const char* f : {"report.md", "summary.json", "curves.svg", "baseline.pbtxt", "variant.pbtxt"})
+    EXPECT_TRUE(fs::exists(report + f)) << f;
+  int runs = 0;
+  for (const auto& d : fs::directory_iterator(dir_.path() + "/out/runs")) {
+    ++runs;
+    for (const char* f : {"metrics.jsonl", "summary.json", "checkpoint.bin", "samples.md", "spec.pbtxt"})
+      EXPECT_TRUE(fs::exists(d.path() / f)) << d.path() << " " << f;
+  }
+  EXPECT_EQ(runs, 4);  // 2 arms x 2 seeds
+
+  // Everything cached the second time; a sibling ablation reuses the baseline runs.
+  const Result again = Ablate(spec_);
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_EQ(again.out.find("training ->"), std::string::npos) << again.out;
+  const std::string sibling = dir_.Write("specs/wide_ffn.pbtxt",
+                                         "base: \"base.pbtxt\"\nmodel { block { layer {} layer { residual { mixer { swiglu { hidden: 32 } } } } } }\n");
+  const Result s = Ablate(sibling + " --seeds 1");
+  ASSERT_EQ(s.code, 0) << s.out;
+  EXPECT_NE(s.out.find("[baseline seed 1] cached"), std::string::npos) << s.out;
+  EXPECT_NE(s.out.find("[variant seed 1] training"), std::string::npos) << s.out;
+
+  // generate loads a final checkpoint and continues a prompt.
+  const Result g = RunCommand(std::string(TINYLM_GENERATE_BIN) + " " +
+                              fs::directory_iterator(dir_.path() + "/out/runs")->path().string() +
+                              "/checkpoint.bin --prompt 'Once upon' --max-tokens 20 --seed 3");
+  ASSERT_EQ(g.code, 0) << g.out;
+  EXPECT_EQ(g.out.rfind("Once upon", 0), 0u) << g.out;
+}
+
+TEST_F(AblateCli, DryRunTrainsNothing) {
+  const Result r = Ablate(spec_ + " --dry-run --tokens 5000");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("dry run: spec is valid"), std::string::npos);
+  EXPECT_NE(r.out.find("stage pretrain: 79 steps x 4 x 16 tokens"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir_.path() + "/out"));
+}
+
+TEST_F(AblateCli, BadSpecFailsBeforeWritingAnything) {
+  const std::string bad = dir_.Write("specs/bad.pbtxt", "base: \"base.pbtxt\"\nstages { seq_len: 64 }\n");
+  const Result r = Ablate(bad);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find(bad + ":2:10: stages[0].seq_len: sequence length 64 is longer than the model's context 32"),
+            std::string::npos)
+      << r.out;
+  EXPECT_FALSE(fs::exists(dir_.path() + "/out"));
+  const Result s = Ablate(spec_ + " --set model.block.count=two");
+  EXPECT_EQ(s.code, 2);
+  EXPECT_NE(s.out.find("--set model.block.count=two: 'two' is not a value of type int32"), std::string::npos) << s.out;
+  EXPECT_EQ(Ablate("").code, 2);
+}
+
+}  // namespace
+}  // namespace tinylm::testing

@@ -1,0 +1,66 @@
+// generate: load a checkpoint and sample from a prompt, using each layer's incremental decode
+// state (KV caches, running sums).
+//
+//   generate runs/runs/<key>/checkpoint.bin --prompt "Once upon a time" [--temperature 0.8]
+//            [--top-k 40] [--top-p 1] [--seed 1] [--max-tokens 200]
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "tinylm/checkpoint.h"
+#include "tinylm/generate.h"
+#include "tinylm/spec.h"
+
+namespace po = boost::program_options;
+using namespace tinylm;
+
+int main(int argc, char** argv) {
+  po::options_description opts("Usage: generate CHECKPOINT [options]\n\nOptions");
+  std::string ckpt, prompt;
+  SamplingOptions so;
+  int threads = 0;
+  opts.add_options()("help,h", "show this help")
+      ("prompt", po::value(&prompt)->default_value(""), "text to continue")
+      ("temperature", po::value(&so.temperature)->default_value(0.8f), "sampling temperature (0 = greedy)")
+      ("top-k", po::value(&so.top_k)->default_value(40), "sample among the k most likely tokens (0 = all)")
+      ("top-p", po::value(&so.top_p)->default_value(1.0f), "nucleus sampling threshold")
+      ("seed", po::value(&so.seed)->default_value(1), "sampling seed")
+      ("max-tokens", po::value(&so.max_tokens)->default_value(200), "tokens to generate")
+      ("threads", po::value(&threads)->default_value(0), "threads (0 = all cores)");
+  po::options_description hidden;
+  hidden.add_options()("checkpoint", po::value(&ckpt));
+  po::options_description all;
+  all.add(opts).add(hidden);
+  po::positional_options_description pos;
+  pos.add("checkpoint", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "generate: " << e.what() << "\n\n" << opts;
+    return 2;
+  }
+  if (vm.count("help") || ckpt.empty()) {
+    std::cout << opts;
+    return vm.count("help") ? 0 : 2;
+  }
+  try {
+    if (so.temperature < 0) throw std::invalid_argument("--temperature must not be negative");
+    if (so.top_p <= 0 || so.top_p > 1) throw std::invalid_argument("--top-p must be in (0, 1]");
+    if (so.max_tokens < 0) throw std::invalid_argument("--max-tokens must not be negative");
+    const proto::CheckpointHeader h = ReadCheckpointHeader(ckpt);
+    const SpecFile spec = ParseSpecText(h.spec_text(), ckpt + " (embedded spec)");
+    const std::unique_ptr<Tokenizer> tok = LoadTokenizer(h.tokenizer());
+    auto model = BuildModel(spec.message.model(), tok->vocab_size());
+    model->store().Allocate(0);
+    LoadCheckpoint(ckpt, &model->store());
+    Context ctx(threads, so.seed);
+    const std::vector<int32_t> out = Generate(ctx, *model, *tok, tok->Encode(prompt), so);
+    std::printf("%s%s\n", prompt.c_str(), tok->Decode(out).c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "generate: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
