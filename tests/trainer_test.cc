@@ -201,3 +201,69 @@ TEST(Generate, RepetitionShare) {
 
 }  // namespace
 }  // namespace tinylm::testing
+
+namespace tinylm::testing {
+namespace {
+
+// Pretrain then instruction-tune: the SFT stage trains on responses only, and the summary
+// reports both the held-out response loss and the pretraining validation bits per byte.
+TEST(Trainer, PretrainThenSft) {
+  TempDir dir;
+  dir.Write("train.txt", TinyStories(60));
+  dir.Write("val.txt", TinyStories(10, 1));
+  std::string pairs;
+  for (int i = 0; i < 40; ++i)
+    pairs += "{\"prompt\": \"Tell a story about number " + std::to_string(i) + ".\", \"response\": \"Number " +
+             std::to_string(i) + " went to the park and played with a ball all day.\"}\n";
+  dir.Write("pairs.jsonl", pairs);
+  const std::string spec = dir.Write("spec.pbtxt", R"(name: "sft"
+seeds: [1]
+tokenizer { bytes { end_of_text_byte: 0 special: "<|user|>" special: "<|assistant|>" special: "<|end|>" } }
+model {
+  d_model: 16
+  context: 128
+  block { count: 1 layer { residual { norm { rmsnorm {} } mixer { attention { heads: 2 rope {} } } } }
+          layer { residual { norm { rmsnorm {} } mixer { swiglu { hidden: 24 } } } } }
+  final_norm { rmsnorm {} }
+}
+data { train { path: "train.txt" } validation { path: "val.txt" } }
+stages { name: "pretrain" tokens: 2048 batch_size: 4 seq_len: 32 }
+stages {
+  name: "sft"
+  kind: SFT
+  tokens: 2048
+  batch_size: 4
+  seq_len: 128
+  data { train { path: "pairs.jsonl" format: PROMPT_RESPONSE } validation_fraction: 0.2 }
+}
+eval { interval_steps: 0 max_tokens: 512 sample_tokens: 8 }
+)");
+  const Experiment e = PrepareExperiment(LoadSpec(spec), false, dir.path());
+  ASSERT_EQ(e.stages.size(), 2u);
+  EXPECT_EQ(e.stages[1].train_documents, 32);
+  EXPECT_EQ(e.stages[1].val_documents, 8);
+  RunOptions o;
+  o.seed = 1;
+  o.dir = dir.path() + "/run";
+  o.threads = 2;
+  const proto::RunSummary r = TrainRun(e, o);
+  EXPECT_EQ(r.tokens(), 2048 + 2048);
+  EXPECT_GT(r.val_loss(), 0);
+  EXPECT_GT(r.pretrain_val_bpb(), 0);
+  EXPECT_NE(r.pretrain_val_bpb(), r.val_bpb());  // two different validation sets
+  bool saw_sft = false;
+  for (const auto& p : r.val_curve()) saw_sft |= p.stage() == "sft";
+  EXPECT_TRUE(saw_sft);
+
+  // An SFT stage over plain text is rejected at its format field.
+  const std::string bad = dir.Write("bad.pbtxt", "base: \"spec.pbtxt\"\nstages {} stages { data { train { format: JSONL } } }\n");
+  try {
+    PrepareExperiment(LoadSpec(bad), false, dir.path());
+    ADD_FAILURE() << "accepted";
+  } catch (const SpecError& err) {
+    EXPECT_EQ(std::string(err.what()), bad + ":2:35: stages[1].data.train[0].format: an sft stage needs PROMPT_RESPONSE records");
+  }
+}
+
+}  // namespace
+}  // namespace tinylm::testing

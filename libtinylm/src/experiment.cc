@@ -82,6 +82,8 @@ class Preparer {
     if (ev.log_interval_steps() <= 0) Fail("eval.log_interval_steps", "must be positive");
     if (ev.temperature() < 0) Fail("eval.temperature", "must not be negative");
     if (ev.top_p() <= 0 || ev.top_p() > 1) Fail("eval.top_p", "must be in (0, 1]");
+    for (int i = 0; i < ev.metrics_size(); ++i)
+      Fail(absl::StrCat("eval.metrics[", i, "]"), "no evaluator '" + ev.metrics(i) + "' is registered (missing plugin?)");
     if (s.runtime().threads() < 0) Fail("runtime.threads", "must not be negative");
 
     // Stages.

@@ -95,7 +95,7 @@ std::vector<double> Values(const std::vector<proto::RunSummary>& runs, const Met
 std::string Cell(const std::vector<proto::RunSummary>& runs, const Metric& m) {
   const Stats s = Summarize(Values(runs, m));
   if (s.n == 0) return "";
-  if (s.n == 1) return Num(s.mean, m.decimals);
+  if (s.n == 1 || (m.decimals == 0 && s.sd == 0)) return Num(s.mean, m.decimals);
   return Num(s.mean, m.decimals) + " ± " + Num(s.sd, m.decimals);
 }
 

@@ -243,8 +243,11 @@ class Run {
     }
     const ScheduleOptions sched{o.lr(), o.lr() * sp.schedule().min_lr_ratio(),
                                 static_cast<int64_t>(std::floor(sp.schedule().warmup_fraction() * st.steps)), st.steps};
-    WindowSampler sampler(&st.train, sp.seq_len());
-    sampler.set_batch_size(sp.batch_size());
+    std::unique_ptr<WindowSampler> sampler;  // pretraining streams; SFT samples chat examples
+    if (!st.chat_train) {
+      sampler = std::make_unique<WindowSampler>(&st.train, sp.seq_len());
+      sampler->set_batch_size(sp.batch_size());
+    }
     Batch batch;
     const auto& ev = e_.spec.eval();
     const int64_t per_step = static_cast<int64_t>(sp.batch_size()) * sp.seq_len();
@@ -256,10 +259,13 @@ class Run {
       ctx_.set_step(global_step_);
       // Batches are pure functions of (seed, stage, step): resuming sees the same data.
       if (st.chat_train) st.chat_train->Sample(o_.seed, 1000 + s, step, sp.batch_size(), &batch);
-      else sampler.Sample(o_.seed, 1000 + s, step, &batch);
+      else sampler->Sample(o_.seed, 1000 + s, step, &batch);
+      const auto t0 = std::chrono::steady_clock::now();
       const StepResult r = TrainStep(ctx_, *model_, opt, batch, ScheduledLr(sched, step), o.grad_clip());
+      train_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       ++global_step_;
       tokens_ += per_step;
+      trained_tokens_ += per_step;
       smooth = step == first_step ? r.loss : 0.9 * smooth + 0.1 * r.loss;
       const double stage_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_start).count();
       const double tps = (step + 1 - first_step) * per_step / std::max(stage_secs, 1e-9);
@@ -317,7 +323,9 @@ class Run {
     r.set_params(e_.params);
     r.set_tokens(tokens_);
     r.set_wall_seconds(Elapsed());
-    r.set_train_tokens_per_sec(tokens_ / std::max(Elapsed(), 1e-9));
+    // Training throughput: optimiser steps only (evaluation and sampling excluded). After a
+    // resume it covers the resumed part.
+    r.set_train_tokens_per_sec(trained_tokens_ / std::max(train_seconds_, 1e-9));
     r.set_val_loss(last_eval_.loss);
     r.set_val_bpb(last_eval_.bpb);
     r.set_val_accuracy(last_eval_.accuracy);
@@ -374,7 +382,8 @@ class Run {
   proto::RunSummary summary_;
   EvalResult last_eval_;
   int64_t global_step_ = 0, tokens_ = 0, adam_steps_ = 0, total_steps_left_ = 0;
-  double wall_before_ = 0;
+  double wall_before_ = 0, train_seconds_ = 0;
+  int64_t trained_tokens_ = 0;  // in this process (not before a resume)
   bool summary_curves_from_metrics_ = false;
   std::chrono::steady_clock::time_point start_;
 };
