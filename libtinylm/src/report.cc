@@ -104,11 +104,11 @@ std::vector<std::vector<std::string>> Rows(const Comparison& c) {
   std::vector<std::vector<std::string>> rows;
   const bool compare = !c.baseline.empty();
   const int n = static_cast<int>(c.variant.size());
+  const std::string seeds = absl::StrCat(n, n == 1 ? " seed" : " seeds");
   if (compare)
-    rows.push_back({"metric", absl::StrCat("baseline (", n, " seeds)"), absl::StrCat("variant (", n, " seeds)"),
-                    "variant - baseline [95% CI]"});
+    rows.push_back({"metric", "baseline (" + seeds + ")", "variant (" + seeds + ")", "variant - baseline [95% CI]"});
   else
-    rows.push_back({"metric", absl::StrCat("mean ± sd (", n, " seeds)")});
+    rows.push_back({"metric", "mean ± sd (" + seeds + ")"});
   for (const Metric& m : Metrics(c)) {
     if (!compare) {
       rows.push_back({m.name, Cell(c.variant, m)});
