@@ -117,11 +117,13 @@ TEST_F(SpecErrors, UnknownLayerType) {
 }
 
 TEST_F(SpecErrors, UnknownPluginLayerAndPlugin) {
-  const std::string e = Error(Spec("swiglu { hidden: 24 }", "plugin { type: \"hyper\" }"));
-  EXPECT_EQ(e, P("spec.pbtxt") + ":9:61: model.block.layer[1].residual.mixer.plugin.type: no layer type 'hyper' is "
-                                 "registered (missing plugin?)");
-  EXPECT_EQ(Error(std::string(kGood) + "plugins: \"nonexistent\"\n"),
-            P("spec.pbtxt") + ":18:1: plugins[0]: plugin 'nonexistent' not found (no plugin is installed on the search path)");
+  // A plugin layer type nobody registered is an unknown extension, reported where it is used.
+  const std::string e = Error(Spec("swiglu { hidden: 24 }", "[tinylm.plugins.hyper] {}"));
+  EXPECT_EQ(e, P("spec.pbtxt") + ":9:75: Extension \"tinylm.plugins.hyper\" is not defined or is not an extension of "
+                                 "\"tinylm.proto.LayerSpec\".");
+  const std::string missing = Error(std::string(kGood) + "plugins: \"nonexistent\"\n");
+  EXPECT_EQ(missing.rfind(P("spec.pbtxt") + ":18:1: plugins[0]: plugin 'nonexistent' not found (searched ", 0), 0u)
+      << missing;
 }
 
 TEST_F(SpecErrors, BadModelSettingPointsAtTheField) {

@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <google/protobuf/text_format.h>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 
 #include "tinylm/experiment.h"
+#include "tinylm/plugin_manager.h"
 #include "tinylm/report.h"
 #include "tinylm/trainer.h"
 
@@ -24,6 +26,45 @@ std::string CommandLine(int argc, char** argv) {
   std::string s = "ablate";
   for (int i = 1; i < argc; ++i) s += std::string(" ") + argv[i];
   return s;
+}
+
+// Prints a config message's fields: "name: type (default ...)  // comment" per line.
+void PrintMessageFields(const google::protobuf::Descriptor* d, const std::string& indent) {
+  for (int i = 0; i < d->field_count(); ++i) {
+    const auto* f = d->field(i);
+    std::string type = f->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE ? f->message_type()->full_name()
+                       : f->type() == google::protobuf::FieldDescriptor::TYPE_ENUM  ? f->enum_type()->name()
+                                                                                     : f->type_name();
+    std::string dflt;
+    if (!f->is_repeated() && f->type() != google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
+      // An unset proto2 field reads as its default through reflection on the prototype.
+      const auto* proto = google::protobuf::MessageFactory::generated_factory()->GetPrototype(d);
+      google::protobuf::TextFormat::Printer printer;
+      printer.PrintFieldValueToString(*proto, f, -1, &dflt);
+      dflt = " (default " + dflt + ")";
+    }
+    std::printf("%s%s%s: %s%s\n", indent.c_str(), f->is_repeated() ? "repeated " : "", f->name().c_str(), type.c_str(),
+                dflt.c_str());
+  }
+}
+
+int ListPlugins() {
+  std::vector<std::string> errors;
+  PluginManager& pm = PluginManager::Global();
+  pm.LoadAll(&errors);
+  std::printf("plugin search path:\n");
+  for (const auto& d : pm.SearchPath()) std::printf("  %s\n", d.c_str());
+  const auto plugins = pm.Loaded();
+  if (plugins.empty()) std::printf("\nno plugins found\n");
+  for (const PluginInfo& p : plugins) {
+    std::printf("\n%s %s  (%s)\n  %s\n", p.name.c_str(), p.version.c_str(), p.path.c_str(), p.description.c_str());
+    for (const ComponentInfo& c : p.components) {
+      std::printf("  %s [%s], config %s:\n", c.kind.c_str(), c.extension.c_str(), c.config_message.c_str());
+      PrintMessageFields(google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(c.config_message), "      ");
+    }
+  }
+  for (const auto& e : errors) std::printf("\nrefused: %s\n", e.c_str());
+  return 0;
 }
 
 int Main(int argc, char** argv) {
@@ -40,6 +81,7 @@ int Main(int argc, char** argv) {
       ("out", po::value(&out_dir), "results directory (default: the spec's output_dir, \"runs\")")
       ("resume", "continue unfinished runs from their last checkpoint")
       ("data-dir", po::value(&data_dir), "data directory (default: $TINYLM_DATA_DIR or ../shared/data)")
+      ("list-plugins", "list the plugins on the search path with the components and config messages they register")
       ("set", po::value(&sets)->composing(), "override a spec field for baseline and variant: --set path.to.field=value");
   po::options_description hidden;
   hidden.add_options()("spec", po::value(&spec_path));
@@ -55,6 +97,7 @@ int Main(int argc, char** argv) {
     std::cerr << "ablate: " << e.what() << "\n\n" << opts;
     return 2;
   }
+  if (vm.count("list-plugins")) return ListPlugins();
   if (vm.count("help") || spec_path.empty()) {
     std::cout << opts;
     return vm.count("help") ? 0 : 2;

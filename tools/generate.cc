@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
     if (so.top_p <= 0 || so.top_p > 1) throw std::invalid_argument("--top-p must be in (0, 1]");
     if (so.max_tokens < 0) throw std::invalid_argument("--max-tokens must not be negative");
     const proto::CheckpointHeader h = ReadCheckpointHeader(ckpt);
+    // ParseSpecText loads the plugins the embedded spec names (layers, tokenizer) first.
     const SpecFile spec = ParseSpecText(h.spec_text(), ckpt + " (embedded spec)");
     const std::unique_ptr<Tokenizer> tok = LoadTokenizer(h.tokenizer());
     auto model = BuildModel(spec.message.model(), tok->vocab_size());

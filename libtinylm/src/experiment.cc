@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "tinylm/checkpoint.h"
+#include "tinylm/plugin_manager.h"
 
 #ifndef TINYLM_CODE_VERSION
 #define TINYLM_CODE_VERSION "unknown"
@@ -29,6 +30,14 @@ std::string Experiment::CacheKey(uint64_t seed) const {
 
 namespace {
 
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+// Raw documents of one stage, before tokenization.
+struct StageDocs {
+  std::vector<Document> train, val;
+};
+
 class Preparer {
  public:
   Preparer(const ResolvedSpec& rs, bool baseline, std::string data_dir)
@@ -48,21 +57,27 @@ class Preparer {
       s.add_seeds(2);
     }
     e.seeds.assign(s.seeds().begin(), s.seeds().end());
-    for (int i = 0; i < s.plugins_size(); ++i)
-      Fail(absl::StrCat("plugins[", i, "]"), "plugin '" + s.plugins(i) + "' not found (no plugin is installed on the search path)");
+    for (int i = 0; i < s.plugins_size(); ++i)  // LoadSpec loaded them; a --set may have added one
+      if (!PluginManager::Global().IsLoaded(s.plugins(i)))
+        Fail(absl::StrCat("plugins[", i, "]"), "plugin '" + s.plugins(i) + "' is not loaded (list plugins in the spec file)");
 
-    // Tokenizer.
-    if (!s.has_tokenizer() || s.tokenizer().kind_case() == proto::TokenizerSpec::KIND_NOT_SET)
-      s.mutable_tokenizer()->mutable_bytes()->set_end_of_text_byte(0);
-    if (s.tokenizer().has_plugin())
-      Fail("tokenizer.plugin.type", "no tokenizer type '" + s.tokenizer().plugin().type() + "' is registered");
-    const auto& bt = s.tokenizer().bytes();
-    if (bt.end_of_text_byte() < -1 || bt.end_of_text_byte() > 255)
-      Fail("tokenizer.bytes.end_of_text_byte", "must be a byte value 0..255, or -1 for none");
-    e.tokenizer = std::make_shared<ByteTokenizer>(std::vector<std::string>(bt.special().begin(), bt.special().end()),
-                                                  bt.end_of_text_byte());
+    const auto& ev = s.eval();
+    if (ev.interval_steps() < 0) Fail("eval.interval_steps", "must not be negative");
+    if (ev.max_tokens() <= 0) Fail("eval.max_tokens", "must be positive");
+    if (ev.log_interval_steps() <= 0) Fail("eval.log_interval_steps", "must be positive");
+    if (ev.temperature() < 0) Fail("eval.temperature", "must not be negative");
+    if (ev.top_p() <= 0 || ev.top_p() > 1) Fail("eval.top_p", "must be in (0, 1]");
+    if (s.runtime().threads() < 0) Fail("runtime.threads", "must not be negative");
 
-    // Model (built once here to validate it and count parameters).
+    // Stage settings and documents first: a trained tokenizer learns from them.
+    if (s.stages_size() == 0) s.add_stages();
+    std::vector<StageDocs> docs;
+    for (int i = 0; i < s.stages_size(); ++i) {
+      e.stages.push_back(StageSettings(s, i));
+      docs.push_back(LoadStageDocs(s, &e.stages.back(), &e));
+    }
+    e.tokenizer = MakeTokenizer(&s, docs[0].train);
+
     std::unique_ptr<LanguageModel> model;
     try {
       model = tinylm::BuildModel(s.model(), e.tokenizer->vocab_size());
@@ -75,20 +90,22 @@ class Preparer {
     e.params = model->NumParams();
     e.param_table = model->ParamTable();
 
-    // Evaluation and runtime settings.
-    const auto& ev = s.eval();
-    if (ev.interval_steps() < 0) Fail("eval.interval_steps", "must not be negative");
-    if (ev.max_tokens() <= 0) Fail("eval.max_tokens", "must be positive");
-    if (ev.log_interval_steps() <= 0) Fail("eval.log_interval_steps", "must be positive");
-    if (ev.temperature() < 0) Fail("eval.temperature", "must not be negative");
-    if (ev.top_p() <= 0 || ev.top_p() > 1) Fail("eval.top_p", "must be in (0, 1]");
-    for (int i = 0; i < ev.metrics_size(); ++i)
-      Fail(absl::StrCat("eval.metrics[", i, "]"), "no evaluator '" + ev.metrics(i) + "' is registered (missing plugin?)");
-    if (s.runtime().threads() < 0) Fail("runtime.threads", "must not be negative");
+    const TokenStream* pretrain = nullptr;
+    for (int i = 0; i < s.stages_size(); ++i) {
+      Tokenize(&e.stages[i], docs[i], *e.tokenizer);
+      if (!pretrain && !e.stages[i].chat_train) pretrain = &e.stages[i].train;
+      StagePlugins(s, i, &e.stages[i], *e.tokenizer, pretrain);
+    }
+    for (int i = 0; i < ev.evaluators_size(); ++i) {
+      const std::string path = absl::StrCat("eval.evaluators[", i, "]");
+      const Message& spec = ev.evaluators(i);
+      const auto [ext, cfg] = Extension(spec, path);
+      const auto* entry = PluginManager::Global().FindEvaluator(ext->full_name());
+      if (!entry) Fail(path, NotRegistered(ext, "evaluator"));
+      CheckConfig(entry->check, *cfg, path + ".[" + ext->full_name() + "]");
+      e.evaluators.push_back(PluginManager::Global().MakeEvaluator(*entry, *cfg, {data_dir_, e.seeds[0]}));
+    }
 
-    // Stages.
-    if (s.stages_size() == 0) s.add_stages();
-    for (int i = 0; i < s.stages_size(); ++i) e.stages.push_back(Stage(s, i, &e));
     e.spec_text = SpecToText(s);
     proto::ExperimentSpec run = s;
     for (const char* f : {"name", "description", "base", "seeds", "output_dir", "replace"})
@@ -98,7 +115,62 @@ class Preparer {
   }
 
  private:
-  PreparedStage Stage(const proto::ExperimentSpec& s, int i, Experiment* e) {
+  std::pair<const FieldDescriptor*, const Message*> Extension(const Message& m, const std::string& path) const {
+    const FieldDescriptor* ext = nullptr;
+    try {
+      ext = SetExtension(m);
+    } catch (const std::invalid_argument& err) {
+      Fail(path, err.what());
+    }
+    if (!ext) Fail(path, "empty: set one plugin component, e.g. [tinylm.plugins.name] { ... }");
+    return {ext, &m.GetReflection()->GetMessage(m, ext)};
+  }
+
+  static std::string NotRegistered(const FieldDescriptor* ext, const std::string& kind) {
+    return "[" + ext->full_name() + "] is not registered as a " + kind + " by any loaded plugin";
+  }
+
+  // A plugin's own semantic check; "field: reason" errors point at that field.
+  void CheckConfig(const ConfigCheck& check, const Message& cfg, const std::string& path) const {
+    if (!check) return;
+    const std::string err = check(cfg);
+    if (err.empty()) return;
+    const size_t colon = err.find(": ");
+    if (colon != std::string::npos && cfg.GetDescriptor()->FindFieldByName(err.substr(0, colon)))
+      Fail(path + "." + err.substr(0, colon), err.substr(colon + 2));
+    Fail(path, err);
+  }
+
+  std::shared_ptr<Tokenizer> MakeTokenizer(proto::ExperimentSpec* s, const std::vector<Document>& corpus) {
+    proto::TokenizerSpec* t = s->mutable_tokenizer();
+    const FieldDescriptor* ext = nullptr;
+    try {
+      ext = SetExtension(*t);
+    } catch (const std::invalid_argument& err) {
+      Fail("tokenizer", err.what());
+    }
+    if (ext) {
+      if (t->has_bytes()) Fail("tokenizer.bytes", "set either bytes or a plugin tokenizer, not both");
+      const std::string path = "tokenizer.[" + ext->full_name() + "]";
+      const auto* entry = PluginManager::Global().FindTokenizer(ext->full_name());
+      if (!entry) Fail(path, NotRegistered(ext, "tokenizer"));
+      const Message& cfg = t->GetReflection()->GetMessage(*t, ext);
+      CheckConfig(entry->check, cfg, path);
+      try {
+        return PluginManager::Global().MakeTokenizer(*entry, cfg, {&corpus, 0});
+      } catch (const std::exception& err) {
+        Fail(path, err.what());
+      }
+    }
+    if (!t->has_bytes()) t->mutable_bytes()->set_end_of_text_byte(0);
+    const auto& bt = t->bytes();
+    if (bt.end_of_text_byte() < -1 || bt.end_of_text_byte() > 255)
+      Fail("tokenizer.bytes.end_of_text_byte", "must be a byte value 0..255, or -1 for none");
+    return std::make_shared<ByteTokenizer>(std::vector<std::string>(bt.special().begin(), bt.special().end()),
+                                           bt.end_of_text_byte());
+  }
+
+  PreparedStage StageSettings(const proto::ExperimentSpec& s, int i) {
     const std::string p = absl::StrCat("stages[", i, "]");
     PreparedStage st;
     st.spec = s.stages(i);
@@ -118,48 +190,77 @@ class Preparer {
     const auto& sc = sp.schedule();
     if (sc.warmup_fraction() < 0 || sc.warmup_fraction() >= 1) Fail(p + ".schedule.warmup_fraction", "must be in [0, 1)");
     if (sc.min_lr_ratio() < 0 || sc.min_lr_ratio() > 1) Fail(p + ".schedule.min_lr_ratio", "must be in [0, 1]");
-    for (int k = 0; k < sp.loss_weighting_size(); ++k)
-      Fail(absl::StrCat(p, ".loss_weighting[", k, "].type"),
-           "no loss weighting type '" + sp.loss_weighting(k).type() + "' is registered");
     const int64_t per_step = static_cast<int64_t>(sp.batch_size()) * sp.seq_len();
     st.steps = (sp.tokens() + per_step - 1) / per_step;
-
-    // Data.
     st.data_path = sp.has_data() ? p + ".data" : "data";
+    return st;
+  }
+
+  StageDocs LoadStageDocs(const proto::ExperimentSpec& s, PreparedStage* st, Experiment* e) {
+    const auto& sp = st->spec;
     const proto::DataSpec& d = sp.has_data() ? sp.data() : s.data();
-    if (d.train_size() == 0) Fail(st.data_path + ".train", "no training data sources");
+    if (d.train_size() == 0) Fail(st->data_path + ".train", "no training data sources");
     const bool sft = sp.kind() == proto::StageSpec::SFT;
-    std::vector<Document> train = Load(d.train(), st.data_path + ".train", sft, e);
-    std::vector<Document> val;
+    StageDocs docs;
+    docs.train = Load(d.train(), st->data_path + ".train", sft, e);
     if (d.validation_size() > 0) {
-      val = Load(d.validation(), st.data_path + ".validation", sft, e);
+      docs.val = Load(d.validation(), st->data_path + ".validation", sft, e);
     } else {
       const float f = d.validation_fraction();
-      if (!(f > 0 && f < 1)) Fail(st.data_path + ".validation_fraction", "must be in (0, 1) when no validation source is given");
-      const size_t n_val = std::max<size_t>(1, static_cast<size_t>(std::llround(train.size() * f)));
-      if (n_val >= train.size()) Fail(st.data_path + ".validation_fraction", "leaves no training documents");
-      val.assign(train.end() - n_val, train.end());
-      train.resize(train.size() - n_val);
+      if (!(f > 0 && f < 1)) Fail(st->data_path + ".validation_fraction", "must be in (0, 1) when no validation source is given");
+      const size_t n_val = std::max<size_t>(1, static_cast<size_t>(std::llround(docs.train.size() * f)));
+      if (n_val >= docs.train.size()) Fail(st->data_path + ".validation_fraction", "leaves no training documents");
+      docs.val.assign(docs.train.end() - n_val, docs.train.end());
+      docs.train.resize(docs.train.size() - n_val);
     }
-    if (d.drop_validation_overlap()) st.dropped_overlap = DropOverlap(&train, val);
-    if (train.empty()) Fail(st.data_path + ".train", "no training documents left after removing validation overlap");
-    st.train_documents = static_cast<int64_t>(train.size());
-    st.val_documents = static_cast<int64_t>(val.size());
-    const Tokenizer& tok = *e->tokenizer;
+    if (d.drop_validation_overlap()) st->dropped_overlap = DropOverlap(&docs.train, docs.val);
+    if (docs.train.empty()) Fail(st->data_path + ".train", "no training documents left after removing validation overlap");
+    st->train_documents = static_cast<int64_t>(docs.train.size());
+    st->val_documents = static_cast<int64_t>(docs.val.size());
+    return docs;
+  }
+
+  void Tokenize(PreparedStage* st, const StageDocs& docs, const Tokenizer& tok) {
     try {
-      if (sft) {
-        st.chat_train = std::make_shared<ChatExamples>(train, tok, sp.seq_len());
-        st.chat_val = std::make_shared<ChatExamples>(val, tok, sp.seq_len());
+      if (st->spec.kind() == proto::StageSpec::SFT) {
+        st->chat_train = std::make_shared<ChatExamples>(docs.train, tok, st->spec.seq_len());
+        st->chat_val = std::make_shared<ChatExamples>(docs.val, tok, st->spec.seq_len());
       } else {
-        st.train = Tokenize(train, tok);
-        st.val = Tokenize(val, tok);
-        WindowSampler(&st.train, sp.seq_len());
-        WindowSampler(&st.val, sp.seq_len());
+        st->train = tinylm::Tokenize(docs.train, tok);
+        st->val = tinylm::Tokenize(docs.val, tok);
+        WindowSampler(&st->train, st->spec.seq_len());
+        WindowSampler(&st->val, st->spec.seq_len());
       }
     } catch (const std::runtime_error& err) {
-      Fail(st.data_path, err.what());
+      Fail(st->data_path, err.what());
     }
-    return st;
+  }
+
+  void StagePlugins(const proto::ExperimentSpec& s, int i, PreparedStage* st, const Tokenizer& tok,
+                    const TokenStream* pretrain) {
+    const std::string p = absl::StrCat("stages[", i, "]");
+    const auto& sp = s.stages(i);
+    for (int k = 0; k < sp.loss_weighting_size(); ++k) {
+      const std::string path = absl::StrCat(p, ".loss_weighting[", k, "]");
+      const auto [ext, cfg] = Extension(sp.loss_weighting(k), path);
+      const auto* entry = PluginManager::Global().FindWeighting(ext->full_name());
+      if (!entry) Fail(path, NotRegistered(ext, "token weighting"));
+      CheckConfig(entry->check, *cfg, path + ".[" + ext->full_name() + "]");
+      st->weightings.push_back(PluginManager::Global().MakeWeighting(
+          *entry, *cfg, {&tok, sp.kind() == proto::StageSpec::SFT}));
+    }
+    if (sp.has_mixer()) {
+      const std::string path = p + ".mixer";
+      const auto [ext, cfg] = Extension(sp.mixer(), path);
+      const auto* entry = PluginManager::Global().FindMixer(ext->full_name());
+      if (!entry) Fail(path, NotRegistered(ext, "data mixer"));
+      CheckConfig(entry->check, *cfg, path + ".[" + ext->full_name() + "]");
+      try {
+        st->mixer = PluginManager::Global().MakeMixer(*entry, *cfg, {pretrain, sp.seq_len()});
+      } catch (const std::exception& err) {
+        Fail(path, err.what());
+      }
+    }
   }
 
   std::vector<Document> Load(const google::protobuf::RepeatedPtrField<proto::DataSource>& sources,

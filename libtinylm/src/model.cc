@@ -14,7 +14,7 @@
 #include "tinylm/layers/mlp.h"
 #include "tinylm/layers/rmsnorm.h"
 #include "tinylm/layers/rope.h"
-#include "tinylm/registry.h"
+#include "tinylm/plugin_manager.h"
 
 namespace tinylm {
 
@@ -78,7 +78,10 @@ class Builder {
       }
       case proto::LayerSpec::kSwiglu: return absl::StrCat("swiglu ", l.swiglu().hidden());
       case proto::LayerSpec::kGeluMlp: return absl::StrCat("gelu_mlp ", l.gelu_mlp().hidden());
-      case proto::LayerSpec::kPlugin: return l.plugin().type();
+      case proto::LayerSpec::KIND_NOT_SET: {
+        const auto* ext = SetExtension(l);
+        return ext ? ext->name() : "(empty)";
+      }
       default: return proto::LayerSpec::descriptor()->FindFieldByNumber(l.kind_case())->name();
     }
   }
@@ -93,10 +96,7 @@ class Builder {
         if (!r.has_mixer()) Fail(path + ".residual.mixer", "a residual branch needs a mixer layer");
         auto branch = std::make_unique<Sequential>();
         if (r.has_norm()) branch->Add(Norm(r.norm(), name + ".norm", path + ".residual.norm"));
-        const std::string mixer_type =
-            proto::LayerSpec::descriptor()->FindFieldByNumber(r.mixer().kind_case())
-                ? proto::LayerSpec::descriptor()->FindFieldByNumber(r.mixer().kind_case())->name()
-                : "mixer";
+        const std::string mixer_type = TypeName(r.mixer());
         branch->Add(Layer(r.mixer(), name + "." + mixer_type, tag + "." + mixer_type,
                           path + ".residual.mixer"));
         if (r.dropout() > 0.0f) branch->Add(std::make_unique<Dropout>(tag + ".dropout", r.dropout()));
@@ -153,14 +153,48 @@ class Builder {
       case proto::LayerSpec::kDropout:
         if (l.dropout().p() < 0 || l.dropout().p() >= 1) Fail(path + ".dropout.p", "must be in [0, 1)");
         return std::make_unique<Dropout>(tag + ".dropout", l.dropout().p());
-      case proto::LayerSpec::kPlugin: {
-        const LayerType* t = Registry::Global().FindLayer(l.plugin().type());
-        if (!t) Fail(path + ".plugin.type", "no layer type '" + l.plugin().type() + "' is registered (missing plugin?)");
-        LayerBuildContext bc{&store_, d, spec_.context(), name, tag, std_};
-        return t->make(l.plugin().config(), bc);
-      }
       default:
-        Fail(path, "empty layer: set one layer type");
+        return PluginLayer(l, name, tag, path);
+    }
+  }
+
+  // The type name of a layer spec: the oneof member's or the plugin extension's name.
+  static std::string TypeName(const proto::LayerSpec& l) {
+    if (const auto* f = proto::LayerSpec::descriptor()->FindFieldByNumber(l.kind_case())) return f->name();
+    try {
+      if (const auto* ext = SetExtension(l)) return ext->name();
+    } catch (const std::invalid_argument&) {
+    }
+    return "layer";
+  }
+
+  // A layer type provided by a plugin: the LayerSpec carries exactly one extension.
+  LayerPtr PluginLayer(const proto::LayerSpec& l, const std::string& name, const std::string& tag,
+                       const std::string& path) {
+    const google::protobuf::FieldDescriptor* ext = nullptr;
+    try {
+      ext = SetExtension(l);
+    } catch (const std::invalid_argument& e) {
+      Fail(path, e.what());
+    }
+    if (!ext) Fail(path, "empty layer: set one layer type");
+    const std::string ext_path = path + ".[" + ext->full_name() + "]";
+    const auto* entry = PluginManager::Global().FindLayer(ext->full_name());
+    if (!entry) Fail(ext_path, "[" + ext->full_name() + "] is a " + ext->containing_type()->name() + " extension, but no loaded plugin registered it as a layer");
+    const auto& cfg = l.GetReflection()->GetMessage(l, ext);
+    if (entry->check) {
+      const std::string err = entry->check(cfg);
+      if (!err.empty()) {
+        const size_t colon = err.find(": ");
+        const bool has_field = colon != std::string::npos && err.find_first_of(" .[") > colon;
+        Fail(has_field ? ext_path + "." + err.substr(0, colon) : ext_path, has_field ? err.substr(colon + 2) : err);
+      }
+    }
+    LayerBuildContext bc{&store_, spec_.d_model(), spec_.context(), name, tag, spec_.init_std()};
+    try {
+      return PluginManager::Global().MakeLayer(*entry, cfg, bc);
+    } catch (const std::invalid_argument& e) {
+      Fail(ext_path, e.what());
     }
   }
 
@@ -226,6 +260,15 @@ std::unique_ptr<LanguageModel> BuildModel(const proto::ModelSpec& spec, int64_t 
         std::make_unique<Linear>(s, "head", spec.d_model(), vocab, false, spec.init_std()));
   }
   return m;
+}
+
+LayerPtr BuildLayer(const proto::LayerSpec& spec, const LayerBuildContext& ctx, const std::string& path) {
+  proto::ModelSpec m;
+  m.set_d_model(ctx.d_model);
+  m.set_context(ctx.context);
+  m.set_init_std(ctx.init_std);
+  Builder b(*ctx.store, m);
+  return b.Layer(spec, ctx.name, ctx.tag, path);
 }
 
 proto::ModelSpec TransformerModelSpec(const proto::TransformerConfig& c) {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <set>
 
 namespace tinylm {
 
@@ -65,6 +66,17 @@ std::vector<Metric> Metrics(const Comparison& c) {
       {"val accuracy", [](const proto::RunSummary& r) { return r.val_accuracy(); }, 4, false},
       {"sample repetition", [](const proto::RunSummary& r) { return r.repetition(); }, 3, true},
   };
+  // Evaluator metrics (plugins), in name order; direction guessed from the name for labels.
+  std::set<std::string> extra;
+  for (const auto* runs : {&c.baseline, &c.variant})
+    for (const auto& r : *runs)
+      for (const auto& [k, v] : r.extra_metrics()) extra.insert(k);
+  for (const std::string& k : extra)
+    m.push_back({k, [k](const proto::RunSummary& r) {
+                   auto it = r.extra_metrics().find(k);
+                   return it == r.extra_metrics().end() ? NAN : it->second;
+                 },
+                 4, k.find("accuracy") == std::string::npos});
   bool forgetting = false;
   for (const auto* runs : {&c.baseline, &c.variant})
     for (const auto& r : *runs) forgetting |= std::fabs(r.pretrain_val_bpb() - r.val_bpb()) > 1e-12;

@@ -1,11 +1,14 @@
 #include "tinylm/spec.h"
 
+#include "tinylm/plugin_manager.h"
+
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
 #include <absl/strings/escaping.h>
 #include <absl/strings/str_split.h>
 #include <google/protobuf/io/tokenizer.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -21,24 +24,50 @@ using google::protobuf::Reflection;
 using google::protobuf::TextFormat;
 
 FieldPath ParseFieldPath(const std::string& path) {
+  // Segments are separated by '.', except inside "[...]" extension names:
+  //   model.block.layer[1].residual.mixer.[tinylm.plugins.relu2_mlp].hidden
   FieldPath out;
-  for (absl::string_view part : absl::StrSplit(path, '.')) {
+  size_t i = 0;
+  auto bad = [&](const char* why) { return std::invalid_argument(std::string(why) + " in field path '" + path + "'"); };
+  while (i <= path.size()) {
     PathElement e;
-    const size_t br = part.find('[');
-    if (br == absl::string_view::npos) {
-      e.field = std::string(part);
+    size_t end;
+    if (i < path.size() && path[i] == '[') {
+      end = path.find(']', i);
+      if (end == std::string::npos) throw bad("unclosed [");
+      e.field = path.substr(i, end + 1 - i);
+      end += 1;
     } else {
-      if (part.back() != ']') throw std::invalid_argument("bad field path '" + path + "'");
-      e.field = std::string(part.substr(0, br));
-      const std::string idx(part.substr(br + 1, part.size() - br - 2));
-      if (idx.empty() || idx.find_first_not_of("0123456789") != std::string::npos)
-        throw std::invalid_argument("bad index in field path '" + path + "'");
-      e.index = std::stoi(idx);
+      end = path.find_first_of(".[", i);
+      if (end == std::string::npos) end = path.size();
+      e.field = path.substr(i, end - i);
     }
-    if (e.field.empty()) throw std::invalid_argument("bad field path '" + path + "'");
+    if (e.field.empty() || e.field == "[]") throw bad("empty segment");
+    if (end < path.size() && path[end] == '[') {  // index
+      const size_t close = path.find(']', end);
+      if (close == std::string::npos) throw bad("unclosed [");
+      const std::string idx = path.substr(end + 1, close - end - 1);
+      if (idx.empty() || idx.find_first_not_of("0123456789") != std::string::npos) throw bad("bad index");
+      e.index = std::stoi(idx);
+      end = close + 1;
+    }
     out.push_back(e);
+    if (end == path.size()) break;
+    if (path[end] != '.') throw bad("expected '.'");
+    i = end + 1;
+    if (i == path.size()) throw bad("empty segment");
   }
   return out;
+}
+
+// A segment's field in `d`: a plain field, or "[full.extension.name]" extending `d`.
+const FieldDescriptor* FindSegmentField(const Descriptor* d, const std::string& seg) {
+  if (seg.size() > 2 && seg.front() == '[' && seg.back() == ']') {
+    const FieldDescriptor* ext =
+        google::protobuf::DescriptorPool::generated_pool()->FindExtensionByName(seg.substr(1, seg.size() - 2));
+    return ext && ext->containing_type() == d ? ext : nullptr;
+  }
+  return d->FindFieldByName(seg);
 }
 
 std::string FieldPathString(const FieldPath& p) {
@@ -51,6 +80,11 @@ std::string FieldPathString(const FieldPath& p) {
 }
 
 namespace {
+
+class SilentErrors : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int, int, const std::string&) override {}
+};
 
 // Keeps the first parse error as "file:line:col: [field 'x': ]message". Protobuf's value
 // errors ("Expected integer, got: ...") do not name the field, so it is read off the source
@@ -103,7 +137,7 @@ std::string LocateIn(const SpecFile& f, const FieldPath& path, bool allow_prefix
   const Descriptor* d = proto::ExperimentSpec::descriptor();
   std::string best;
   for (size_t i = 0; i < path.size() && tree && d; ++i) {
-    const FieldDescriptor* fd = d->FindFieldByName(path[i].field);
+    const FieldDescriptor* fd = FindSegmentField(d, path[i].field);
     if (!fd) break;
     const int idx = fd->is_repeated() ? std::max(path[i].index, 0) : -1;
     const auto loc = tree->GetLocation(fd, idx);
@@ -130,7 +164,7 @@ bool IsPrefix(const FieldPath& prefix, const FieldPath& p) {
 // appending one repeated element at index == size) on the way.
 Message* Navigate(Message* m, const FieldPath& path, const std::string& full) {
   for (size_t i = 0; i + 1 < path.size(); ++i) {
-    const FieldDescriptor* fd = m->GetDescriptor()->FindFieldByName(path[i].field);
+    const FieldDescriptor* fd = FindSegmentField(m->GetDescriptor(), path[i].field);
     if (!fd) throw std::invalid_argument(full + ": no field '" + path[i].field + "' in " + m->GetDescriptor()->name());
     if (fd->type() != FieldDescriptor::TYPE_MESSAGE)
       throw std::invalid_argument(full + ": '" + path[i].field + "' is not a message");
@@ -149,7 +183,7 @@ Message* Navigate(Message* m, const FieldPath& path, const std::string& full) {
 
 void ClearPath(Message* m, const FieldPath& path) {
   Message* parent = Navigate(m, path, FieldPathString(path));
-  const FieldDescriptor* fd = parent->GetDescriptor()->FindFieldByName(path.back().field);
+  const FieldDescriptor* fd = FindSegmentField(parent->GetDescriptor(), path.back().field);
   if (!fd) throw std::invalid_argument("replace: no field '" + FieldPathString(path) + "'");
   parent->GetReflection()->ClearField(parent, fd);
 }
@@ -224,12 +258,21 @@ void Diff(const Message& a, const Message& b, const std::string& prefix, std::ve
   const Descriptor* d = a.GetDescriptor();
   const Reflection* ra = a.GetReflection();
   const Reflection* rb = b.GetReflection();
-  for (int i = 0; i < d->field_count(); ++i) {
-    const FieldDescriptor* fd = d->field(i);
+  // Every declared field (effective values, defaults included), then extensions set on either.
+  std::vector<const FieldDescriptor*> fields;
+  for (int i = 0; i < d->field_count(); ++i) fields.push_back(d->field(i));
+  for (const Message* m : {&a, &b}) {
+    std::vector<const FieldDescriptor*> set;
+    m->GetReflection()->ListFields(*m, &set);
+    for (const FieldDescriptor* f : set)
+      if (f->is_extension() && std::find(fields.begin(), fields.end(), f) == fields.end()) fields.push_back(f);
+  }
+  for (const FieldDescriptor* fd : fields) {
     if (fd->name() == "base" || fd->name() == "replace" || fd->name() == "name" || fd->name() == "description") {
       if (prefix.empty()) continue;  // identity fields of the experiment itself
     }
-    const std::string path = prefix.empty() ? fd->name() : prefix + "." + fd->name();
+    const std::string name = fd->is_extension() ? "[" + fd->full_name() + "]" : fd->name();
+    const std::string path = prefix.empty() ? name : prefix + "." + name;
     if (fd->is_repeated()) {
       const int na = ra->FieldSize(a, fd), nb = rb->FieldSize(b, fd);
       for (int k = 0; k < std::max(na, nb); ++k) {
@@ -258,7 +301,28 @@ void Diff(const Message& a, const Message& b, const std::string& prefix, std::ve
 
 }  // namespace
 
+void LoadPluginsNamedIn(const std::string& text, const std::string& name) {
+  // Read leniently: the extensions of the very plugins being loaded are not known yet.
+  proto::ExperimentSpec m;
+  TextFormat::ParseInfoTree info;
+  SilentErrors silent;
+  TextFormat::Parser p;
+  p.AllowUnknownExtension(true);
+  p.RecordErrorsTo(&silent);
+  p.WriteLocationsTo(&info);
+  if (!p.ParseFromString(text, &m)) return;  // the strict parse reports the syntax error
+  for (int i = 0; i < m.plugins_size(); ++i) {
+    try {
+      PluginManager::Global().Load(m.plugins(i));
+    } catch (const PluginError& e) {
+      const auto loc = info.GetLocation(proto::ExperimentSpec::descriptor()->FindFieldByName("plugins"), i);
+      throw SpecError(absl::StrCat(name, ":", loc.line + 1, ":", loc.column + 1, ": plugins[", i, "]: ", e.what()));
+    }
+  }
+}
+
 SpecFile ParseSpecText(const std::string& text, const std::string& name) {
+  LoadPluginsNamedIn(text, name);
   SpecFile f;
   f.path = name;
   f.info = std::make_shared<TextFormat::ParseInfoTree>();
@@ -277,10 +341,6 @@ void MergeSpec(const proto::ExperimentSpec& overlay, proto::ExperimentSpec* dst)
 }
 
 namespace {
-class SilentErrors : public google::protobuf::io::ErrorCollector {
- public:
-  void AddError(int, int, const std::string&) override {}
-};
 
 // Parses one field value without protobuf logging to stderr (we report errors ourselves).
 bool ParseValue(const std::string& text, const FieldDescriptor* fd, Message* m) {
@@ -300,7 +360,7 @@ void ApplyOverride(const Override& o, Message* spec) {
     throw std::invalid_argument(full + ": " + e.what());
   }
   Message* parent = Navigate(spec, path, full);
-  const FieldDescriptor* fd = parent->GetDescriptor()->FindFieldByName(path.back().field);
+  const FieldDescriptor* fd = FindSegmentField(parent->GetDescriptor(), path.back().field);
   if (!fd)
     throw std::invalid_argument(full + ": no field '" + path.back().field + "' in " + parent->GetDescriptor()->name());
   const Reflection* r = parent->GetReflection();
@@ -334,7 +394,36 @@ void ApplyOverride(const Override& o, Message* spec) {
     throw std::invalid_argument(full + ": '" + o.value + "' is not " + type_name());
 }
 
+namespace {
+
+// Loads the plugins every file of the chain names, so that their config extensions parse.
+void LoadChainPlugins(const std::string& path) {
+  std::string current = path;
+  std::vector<std::string> seen;
+  while (seen.size() < 64) {
+    std::string text;
+    try {
+      text = ReadText(current);
+    } catch (const std::exception&) {
+      return;  // the strict pass reports it
+    }
+    seen.push_back(current);
+    LoadPluginsNamedIn(text, current);
+    proto::ExperimentSpec m;
+    SilentErrors silent;
+    TextFormat::Parser p;
+    p.AllowUnknownExtension(true);
+    p.RecordErrorsTo(&silent);
+    if (!p.ParseFromString(text, &m) || !m.has_base()) return;
+    current = (fs::path(current).parent_path() / m.base()).lexically_normal().string();
+    if (std::find(seen.begin(), seen.end(), current) != seen.end()) return;  // cycle: reported later
+  }
+}
+
+}  // namespace
+
 ResolvedSpec LoadSpec(const std::string& path, const std::vector<Override>& overrides) {
+  LoadChainPlugins(path);
   ResolvedSpec rs;
   rs.overrides_ = overrides;
   std::vector<std::string> seen;

@@ -1,5 +1,7 @@
 #include "tinylm/tokenizer.h"
 
+#include "tinylm/plugin_manager.h"
+
 #include <absl/strings/str_join.h>
 #include <absl/strings/str_split.h>
 
@@ -45,7 +47,8 @@ std::unique_ptr<Tokenizer> LoadTokenizer(const std::string& saved) {
       if (!lines[i].empty()) specials.push_back(lines[i]);
     return std::make_unique<ByteTokenizer>(specials, std::stoi(head[1]));
   }
-  throw std::runtime_error("unknown tokenizer state '" + lines[0] + "'");
+  if (auto t = PluginManager::Global().LoadTokenizerState(saved)) return t;
+  throw std::runtime_error("unknown tokenizer state '" + lines[0] + "' (is its plugin loaded?)");
 }
 
 }  // namespace tinylm

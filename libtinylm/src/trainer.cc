@@ -260,6 +260,14 @@ class Run {
       // Batches are pure functions of (seed, stage, step): resuming sees the same data.
       if (st.chat_train) st.chat_train->Sample(o_.seed, 1000 + s, step, sp.batch_size(), &batch);
       else sampler->Sample(o_.seed, 1000 + s, step, &batch);
+      if (st.mixer) st.mixer->Mix(o_.seed * 7919 + s, step, &batch);
+      if (!st.weightings.empty()) {
+        if (!batch.weights.defined()) {
+          batch.weights = Tensor::Empty(batch.targets.shape());
+          batch.weights.Fill(1.0f);
+        }
+        for (const auto& w : st.weightings) w->Apply(batch, batch.weights);
+      }
       const auto t0 = std::chrono::steady_clock::now();
       const StepResult r = TrainStep(ctx_, *model_, opt, batch, ScheduledLr(sched, step), o.grad_clip());
       train_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -361,6 +369,8 @@ class Run {
                       absl::StrFormat("%.3f", g->repetition()), ")\n\n");
     }
     r.set_repetition(prompts.empty() ? 0 : rep / prompts.size());
+    for (const auto& ev_plugin : e_.evaluators)
+      for (const auto& [name, value] : ev_plugin->Evaluate(ctx_, *model_, *e_.tokenizer)) (*r.mutable_extra_metrics())[name] = value;
     r.set_spec_hash(e_.CacheKey(o_.seed));
     r.set_code_version(CodeVersion());
     WriteFileAtomic(o_.dir + "/samples.md", samples_txt);

@@ -7,6 +7,7 @@
 
 #include "tinylm/data.h"
 #include "tinylm/model.h"
+#include "tinylm/plugin.h"
 #include "tinylm/spec.h"
 #include "tinylm/tokenizer.h"
 
@@ -20,6 +21,8 @@ struct PreparedStage {
   TokenStream train, val;
   std::shared_ptr<ChatExamples> chat_train, chat_val;
   int64_t train_documents = 0, val_documents = 0, dropped_overlap = 0;
+  std::vector<std::shared_ptr<TokenWeighting>> weightings;  // applied in order to each batch
+  std::shared_ptr<DataMixer> mixer;                         // or null
 };
 
 struct Experiment {
@@ -35,6 +38,7 @@ struct Experiment {
   uint64_t data_hash = 0;  // of every data file's bytes
   int64_t params = 0;
   std::string param_table;
+  std::vector<std::shared_ptr<Evaluator>> evaluators;  // run after training
 
   std::unique_ptr<LanguageModel> BuildModel() const;
   // Identifies a run's results: spec text, seed, code version and data contents.

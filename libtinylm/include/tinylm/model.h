@@ -55,6 +55,10 @@ class LanguageModel {
 // a bad setting (e.g. "model.block.layer[0].residual.mixer.attention.heads").
 std::unique_ptr<LanguageModel> BuildModel(const proto::ModelSpec& spec, int64_t vocab);
 
+struct LayerBuildContext;  // tinylm/plugin.h
+// Builds one layer from its spec (core types and plugin types alike); errors name `path`.
+LayerPtr BuildLayer(const proto::LayerSpec& spec, const LayerBuildContext& ctx, const std::string& path = "layer");
+
 // The plain decoder-only transformer as a ModelSpec: count x [pre-norm attention residual,
 // pre-norm MLP residual], final norm, tied or separate head.
 proto::ModelSpec TransformerModelSpec(const proto::TransformerConfig& cfg);

@@ -67,8 +67,13 @@ class ResolvedSpec {
 // cycle, and bad overrides (naming the path).
 ResolvedSpec LoadSpec(const std::string& path, const std::vector<Override>& overrides = {});
 
-// Parses one spec text (no base resolution); `name` is used in error messages.
+// Parses one spec text (no base resolution); `name` is used in error messages. Plugins the
+// text lists are loaded first (their config extensions must be known to parse it).
 SpecFile ParseSpecText(const std::string& text, const std::string& name);
+
+// Loads the plugins named by `plugins:` in a spec text (read leniently), reporting a missing
+// one as "name:line:col: plugins[i]: reason". Does nothing for text that does not parse.
+void LoadPluginsNamedIn(const std::string& text, const std::string& name);
 
 // Merges `overlay` onto `dst`: set scalars overwrite, singular messages merge recursively,
 // repeated messages merge element by element (extra elements append), repeated scalars replace.

@@ -21,6 +21,9 @@ class Tokenizer {
   // UTF-8 bytes of text that token `id` stands for; 0 for special tokens. Bits per byte divides
   // by the sum of these, so models with different tokenizers compare fairly.
   virtual int64_t TokenBytes(int32_t id) const = 0;
+  // Characters (UTF-8 code points) of text the token stands for; 0 for specials. Word-token loss
+  // boosting uses it. Default: the byte count.
+  virtual int64_t TokenChars(int32_t id) const { return TokenBytes(id); }
   // Id of a special token ("<|endoftext|>", "<|user|>", ...) or -1.
   virtual int32_t SpecialId(const std::string& name) const = 0;
   // Serialised state (vocabulary, merges), enough for Load to rebuild it; stored in checkpoints.
@@ -45,8 +48,8 @@ class ByteTokenizer : public Tokenizer {
   int eot_byte_;
 };
 
-// Rebuilds a tokenizer from Save() output (checkpoints). Throws std::runtime_error if the
-// format is unknown.
+// Rebuilds a tokenizer from Save() output (checkpoints): the byte tokenizer, or a plugin's
+// (its plugin must be loaded). Throws std::runtime_error if the format is unknown.
 std::unique_ptr<Tokenizer> LoadTokenizer(const std::string& saved);
 
 }  // namespace tinylm

@@ -1,0 +1,197 @@
+// Plugins: loading and refusal, the registry, lifetime, typed configs in specs (with located
+// errors), and a training run using one component of each kind.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <google/protobuf/text_format.h>
+
+#include "temp_dir.h"
+#include "tinylm/experiment.h"
+#include "tinylm/layer_check.h"
+#include "tinylm/plugin_manager.h"
+#include "tinylm/checkpoint.h"
+#include "tinylm/trainer.h"
+
+namespace tinylm::testing {
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kDir = TINYLM_TEST_PLUGIN_DIR;
+
+// A LayerSpec from text; plugin extensions parse once their plugin is loaded.
+proto::LayerSpec LayerFromText(const std::string& text) {
+  proto::LayerSpec spec;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &spec)) << text;
+  return spec;
+}
+
+class Plugins : public ::testing::Test {
+ protected:
+  void SetUp() override { setenv("TINYLM_PLUGIN_PATH", kDir.c_str(), 1); }
+  std::string LoadError(const std::string& path) {
+    try {
+      PluginManager::Global().LoadFile(path);
+    } catch (const PluginError& e) {
+      return e.what();
+    }
+    return "";
+  }
+};
+
+TEST_F(Plugins, LoadsAndRegistersEveryKind) {
+  const PluginInfo& info = PluginManager::Global().Load("test_components");
+  EXPECT_EQ(info.version, "0.1.0");
+  std::vector<std::string> kinds;
+  for (const auto& c : info.components) kinds.push_back(c.kind + " " + c.extension + " " + c.config_message);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"layer tinylm.test.scale tinylm.test.ScaleConfig",
+                                             "token weighting tinylm.test.double_weight tinylm.test.DoubleWeightConfig",
+                                             "data mixer tinylm.test.swap_rows tinylm.test.SwapRowsConfig",
+                                             "evaluator tinylm.test.mean_logit tinylm.test.MeanLogitConfig",
+                                             "tokenizer tinylm.test.test_bytes tinylm.test.TestBytesConfig"}));
+  EXPECT_NE(PluginManager::Global().FindLayer("tinylm.test.scale"), nullptr);
+  EXPECT_EQ(&PluginManager::Global().Load("test_components"), &info);  // loaded once
+}
+
+TEST_F(Plugins, MismatchedOrMalformedPluginsAreRefusedClearly) {
+  EXPECT_EQ(LoadError(kDir + "/bad_abi.so"),
+            kDir + "/bad_abi.so: built for plugin ABI 99, but this tinylm has plugin ABI 1: rebuild the plugin against this tinylm");
+  TempDir dir;
+  const std::string junk = dir.Write("junk.so", "this is not a shared object");
+  EXPECT_EQ(LoadError(junk).rfind(junk + ": cannot load as a shared library", 0), 0u) << LoadError(junk);
+  EXPECT_EQ(LoadError(dir.path() + "/missing.so").rfind(dir.path() + "/missing.so: cannot load", 0), 0u);
+  // A real shared object that is not a plugin.
+  const std::string libm = "/lib/x86_64-linux-gnu/libm.so.6";
+  if (fs::exists(libm)) {
+    EXPECT_EQ(LoadError(libm), libm + ": not a tinylm plugin (no tinylm_plugin_entry_v1 entry point)");
+  }
+  try {
+    PluginManager::Global().Load("no_such_plugin");
+    ADD_FAILURE();
+  } catch (const PluginError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("plugin 'no_such_plugin' not found (searched " + kDir, 0), 0u) << e.what();
+  }
+  EXPECT_THROW(PluginManager::Global().Load("../etc/evil"), PluginError);
+}
+
+TEST_F(Plugins, ObjectsKeepTheirLibraryReferenced) {
+  PluginManager& pm = PluginManager::Global();
+  pm.Load("test_components");
+  const long base = pm.LibraryUseCount("test_components");
+  EXPECT_GT(base, 1);  // the registry's entries hold references
+  const proto::LayerSpec spec = LayerFromText("[tinylm.test.scale] {}");
+  ParamStore store;
+  LayerPtr layer;
+  std::unique_ptr<DecodeState> state;
+  {
+    const auto* entry = pm.FindLayer("tinylm.test.scale");
+    ASSERT_NE(entry, nullptr);
+    layer = BuildLayer(spec, {&store, 8, 16, "s", "s", 0.02f});
+    EXPECT_EQ(pm.LibraryUseCount("test_components"), base + 1);
+    state = layer->NewDecodeState(1, 4);
+    EXPECT_EQ(pm.LibraryUseCount("test_components"), base + 2);
+  }
+  store.Allocate(1);
+  Context ctx(1);
+  EXPECT_EQ(layer->Forward(ctx, TestInput({1, 2, 8}, 0, 1), Mode::kEval).numel(), 16);
+  state.reset();
+  layer.reset();
+  EXPECT_EQ(pm.LibraryUseCount("test_components"), base);
+}
+
+// Spec fixtures: a tiny model using the plugin's layer; other components added per test.
+std::string Spec(const std::string& layer_config, const std::string& extra = "") {
+  return R"(name: "plugged"
+plugins: "test_components"
+seeds: [1]
+model {
+  d_model: 16
+  context: 32
+  block {
+    count: 1
+    layer { residual { norm { rmsnorm {} } mixer { attention { heads: 2 rope {} } } } }
+    layer { )" + layer_config + R"( }
+  }
+}
+data { train { path: "train.txt" } validation { path: "val.txt" } }
+stages { tokens: 1024 batch_size: 4 seq_len: 16 }
+eval { interval_steps: 0 max_tokens: 256 sample_tokens: 8 }
+)" + extra;
+}
+
+class PluginSpecs : public Plugins {
+ protected:
+  void SetUp() override {
+    Plugins::SetUp();
+    dir_.Write("train.txt", TinyStories(40));
+    dir_.Write("val.txt", TinyStories(8, 1));
+  }
+  std::string Error(const std::string& text) {
+    const std::string path = dir_.Write("spec.pbtxt", text);
+    try {
+      PrepareExperiment(LoadSpec(path), false, dir_.path());
+    } catch (const SpecError& e) {
+      return e.what();
+    }
+    return "";
+  }
+  std::string P() { return dir_.path() + "/spec.pbtxt"; }
+  TempDir dir_;
+};
+
+TEST_F(PluginSpecs, PluginLayerIsShortToWriteAndTyped) {
+  EXPECT_EQ(Error(Spec("[tinylm.test.scale] { init: 0.5 }")), "");
+  EXPECT_EQ(Error(Spec("[tinylm.test.scale] { innit: 0.5 }")),
+            P() + ":10:40: Message type \"tinylm.test.ScaleConfig\" has no field named \"innit\".");
+  EXPECT_EQ(Error(Spec("[tinylm.test.scale] { init: \"big\" }")),
+            P() + ":10:41: field 'init': Expected double, got: \"big\"");
+  EXPECT_EQ(Error(Spec("[tinylm.test.scale] { init: inf }")),
+            P() + ":10:35: model.block.layer[1].[tinylm.test.scale].init: must be finite");
+  EXPECT_EQ(Error(Spec("[tinylm.test.nope] {}")),
+            P() + ":10:32: Extension \"tinylm.test.nope\" is not defined or is not an extension of \"tinylm.proto.LayerSpec\".");
+  EXPECT_EQ(Error(Spec("[tinylm.test.double_weight] {}")),
+            P() + ":10:41: Extension \"tinylm.test.double_weight\" is not defined or is not an extension of \"tinylm.proto.LayerSpec\".");
+  std::string missing = Spec("swiglu {}");
+  missing.replace(missing.find("test_components"), 15, "not_installed");
+  EXPECT_EQ(Error(missing).rfind(P() + ":2:1: plugins[0]: plugin 'not_installed' not found (searched " + kDir, 0), 0u)
+      << Error(missing);
+}
+
+TEST_F(PluginSpecs, EveryKindTakesPartInATrainingRun) {
+  std::string text = Spec("[tinylm.test.scale] { init: 0.5 }",
+                          "tokenizer { [tinylm.test.test_bytes] { lowercase: true } }\n");
+  text.replace(text.find("stages { "), 9,
+               "stages { loss_weighting { [tinylm.test.double_weight] { factor: 3 } } mixer { [tinylm.test.swap_rows] {} } ");
+  text.replace(text.find("eval { "), 7, "eval { evaluators { [tinylm.test.mean_logit] {} } ");
+  const std::string path = dir_.Write("spec.pbtxt", text);
+  const Experiment e = PrepareExperiment(LoadSpec(path), false, dir_.path());
+  EXPECT_EQ(e.tokenizer->type(), "test_bytes");
+  EXPECT_EQ(e.stages[0].weightings.size(), 1u);
+  EXPECT_NE(e.stages[0].mixer, nullptr);
+  EXPECT_NE(e.param_table.find("blocks.0.1     scale"), std::string::npos) << e.param_table;
+  RunOptions o;
+  o.seed = 1;
+  o.dir = dir_.path() + "/run";
+  o.threads = 1;
+  const proto::RunSummary r = TrainRun(e, o);
+  ASSERT_EQ(r.extra_metrics().count("test mean logit"), 1u);
+  EXPECT_TRUE(std::isfinite(r.extra_metrics().at("test mean logit")));
+  // The plugin tokenizer's state round-trips through the checkpoint.
+  const auto h = ReadCheckpointHeader(o.dir + "/checkpoint.bin");
+  EXPECT_EQ(h.tokenizer(), "testbytes 1");
+  EXPECT_EQ(LoadTokenizer(h.tokenizer())->Encode("AB"), (std::vector<int32_t>{'a', 'b'}));
+}
+
+TEST_F(Plugins, CheckerHarnessPassesThePluginLayer) {
+  PluginManager::Global().Load("test_components");
+  const proto::LayerSpec spec = LayerFromText("[tinylm.test.scale] { init: 0.7 }");
+  LayerCheckOptions opt;
+  const LayerCheckReport rep =
+      CheckLayerGeneric([&](ParamStore& s) { return BuildLayer(spec, {&s, 16, 32, "s", "s", 0.02f}); }, opt);
+  EXPECT_TRUE(rep.ok()) << rep.Format("scale");
+  EXPECT_EQ(rep.checks.size(), 6u);
+}
+
+}  // namespace
+}  // namespace tinylm::testing

@@ -1,0 +1,123 @@
+// tinylm-plugin-check: runs the generic layer check over every layer a plugin registers (and,
+// with --core, over the core layers): output shapes, finite-difference gradients of the input
+// and every parameter, bit-identical repeats, decode step == full forward, and timing.
+//
+//   tinylm-plugin-check build/plugins/relu2.so [--d-model 16] [--timing 20]
+//   tinylm-plugin-check --core
+#include <boost/program_options.hpp>
+#include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/text_format.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "tinylm/layer_check.h"
+#include "tinylm/plugin_manager.h"
+
+namespace po = boost::program_options;
+using namespace tinylm;
+
+namespace {
+
+// Core layer types with the configs they are checked with.
+std::vector<std::pair<std::string, std::string>> CoreLayers() {
+  return {{"attention", "attention { heads: 2 rope {} }"},
+          {"attention qk-norm gqa interleaved", "attention { heads: 4 kv_heads: 2 qk_norm: true rope { style: INTERLEAVED fraction: 0.5 } }"},
+          {"swiglu", "swiglu { hidden: 24 }"},
+          {"gelu_mlp", "gelu_mlp { hidden: 24 }"},
+          {"gelu_mlp tanh", "gelu_mlp { hidden: 24 tanh: true }"},
+          {"linear", "linear { bias: true }"},
+          {"rmsnorm", "norm { rmsnorm {} }"},
+          {"layernorm", "norm { layernorm {} }"},
+          {"rope", "rope { heads: 2 }"},
+          {"silu", "activation { kind: SILU }"},
+          {"gelu", "activation { kind: GELU_ERF }"},
+          {"dropout", "dropout { p: 0.2 }"},
+          {"pre-norm residual attention", "residual { norm { rmsnorm {} } mixer { attention { heads: 2 qk_norm: true rope {} } } }"}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  po::options_description opts("Usage: tinylm-plugin-check [PLUGIN.so ...] [--core] [options]\n\nOptions");
+  std::vector<std::string> files;
+  int64_t d_model = 16, batch = 2, seq = 7;
+  int timing = 10;
+  opts.add_options()("help,h", "show this help")("core", "check the core layers too")
+      ("d-model", po::value(&d_model)->default_value(16), "width the layers are built with")
+      ("batch", po::value(&batch)->default_value(2), "batch of the check input")
+      ("seq", po::value(&seq)->default_value(7), "sequence length of the check input")
+      ("timing", po::value(&timing)->default_value(10), "timed forward/backward iterations at [8, 64, d] (0: none)");
+  po::options_description hidden;
+  hidden.add_options()("plugin", po::value(&files));
+  po::options_description all;
+  all.add(opts).add(hidden);
+  po::positional_options_description pos;
+  pos.add("plugin", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "tinylm-plugin-check: " << e.what() << "\n\n" << opts;
+    return 2;
+  }
+  if (vm.count("help") || (files.empty() && !vm.count("core"))) {
+    std::cout << opts;
+    return vm.count("help") ? 0 : 2;
+  }
+  LayerCheckOptions opt;
+  opt.input = {batch, seq, d_model};
+  opt.timing_input = {8, 64, d_model};
+  opt.timing_iterations = timing;
+  int failures = 0, checked = 0;
+  auto run = [&](const std::string& title, const LayerMaker& make) {
+    const LayerCheckReport rep = CheckLayerGeneric(make, opt);
+    std::printf("%s", rep.Format(title).c_str());
+    failures += !rep.ok();
+    ++checked;
+  };
+  auto ctx_for = [&](ParamStore& s) { return LayerBuildContext{&s, d_model, std::max<int64_t>(seq, 64), "check", "check", 0.02f}; };
+
+  if (vm.count("core")) {
+    for (const auto& [title, text] : CoreLayers()) {
+      proto::LayerSpec spec;
+      if (!google::protobuf::TextFormat::ParseFromString(text, &spec)) {
+        std::fprintf(stderr, "internal: bad core config %s\n", text.c_str());
+        return 1;
+      }
+      run("core " + title, [&](ParamStore& s) { return BuildLayer(spec, ctx_for(s)); });
+    }
+  }
+  for (const std::string& file : files) {
+    PluginInfo info;
+    try {
+      info = PluginManager::Global().LoadFile(file);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "tinylm-plugin-check: %s\n", e.what());
+      return 1;
+    }
+    std::printf("plugin %s %s (%s): %s\n", info.name.c_str(), info.version.c_str(), info.path.c_str(), info.description.c_str());
+    for (const ComponentInfo& c : info.components) {
+      if (c.kind != "layer") {
+        std::printf("  %s [%s] (%s): not a layer, nothing to check numerically\n", c.kind.c_str(), c.extension.c_str(),
+                    c.config_message.c_str());
+        continue;
+      }
+      const auto* ext = google::protobuf::DescriptorPool::generated_pool()->FindExtensionByName(c.extension);
+      std::unique_ptr<google::protobuf::Message> cfg(
+          google::protobuf::MessageFactory::generated_factory()->GetPrototype(ext->message_type())->New());
+      if (!google::protobuf::TextFormat::ParseFromString(c.example_config, cfg.get())) {
+        std::printf("[%s]: FAIL\n  [FAIL] example config '%s' does not parse as %s\n", c.extension.c_str(),
+                    c.example_config.c_str(), c.config_message.c_str());
+        ++failures;
+        continue;
+      }
+      const auto* entry = PluginManager::Global().FindLayer(c.extension);
+      run("layer [" + c.extension + "] { " + c.example_config + " }",
+          [&](ParamStore& s) { return PluginManager::Global().MakeLayer(*entry, *cfg, ctx_for(s)); });
+    }
+  }
+  std::printf("\n%d layer(s) checked, %d failed\n", checked, failures);
+  return failures ? 1 : 0;
+}
