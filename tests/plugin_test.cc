@@ -195,3 +195,25 @@ TEST_F(Plugins, CheckerHarnessPassesThePluginLayer) {
 
 }  // namespace
 }  // namespace tinylm::testing
+
+namespace tinylm::testing {
+namespace {
+
+// A plugin layer in an ablation replaces the base's core layer type (and vice versa).
+TEST(PluginMerge, ExtensionReplacesTheCoreLayerTypeAndBack) {
+  setenv("TINYLM_PLUGIN_PATH", TINYLM_TEST_PLUGIN_DIR, 1);
+  TempDir dir;
+  dir.Write("base.pbtxt", "plugins: \"test_components\"\nmodel { block { layer { swiglu { hidden: 8 } } } }\n");
+  const std::string v = dir.Write("v.pbtxt", "base: \"base.pbtxt\"\nmodel { block { layer { [tinylm.test.scale] {} } } }\n");
+  const ResolvedSpec rs = LoadSpec(v);
+  const proto::LayerSpec& l = rs.variant().model().block().layer(0);
+  EXPECT_FALSE(l.has_swiglu());
+  EXPECT_EQ(SetExtension(l)->full_name(), "tinylm.test.scale");
+  dir.Write("w.pbtxt", "base: \"v.pbtxt\"\nmodel { block { layer { gelu_mlp {} } } }\n");
+  const ResolvedSpec back = LoadSpec(dir.path() + "/w.pbtxt");
+  EXPECT_TRUE(back.variant().model().block().layer(0).has_gelu_mlp());
+  EXPECT_EQ(SetExtension(back.variant().model().block().layer(0)), nullptr);
+}
+
+}  // namespace
+}  // namespace tinylm::testing

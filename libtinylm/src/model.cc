@@ -88,6 +88,14 @@ class Builder {
 
   LayerPtr Layer(const proto::LayerSpec& l, const std::string& name, const std::string& tag,
                  const std::string& path) {
+    if (l.kind_case() != proto::LayerSpec::KIND_NOT_SET) {
+      const google::protobuf::FieldDescriptor* ext = nullptr;
+      try {
+        ext = SetExtension(l);
+      } catch (const std::invalid_argument&) {
+      }
+      if (ext) Fail(path, "sets both " + TypeName(l) + " and [" + ext->full_name() + "]: one layer type per layer");
+    }
     const int64_t d = spec_.d_model();
     const float std_ = spec_.init_std();
     switch (l.kind_case()) {

@@ -188,11 +188,32 @@ void ClearPath(Message* m, const FieldPath& path) {
   parent->GetReflection()->ClearField(parent, fd);
 }
 
+// In a "kind" message (a oneof named kind plus plugin extensions: LayerSpec, TokenizerSpec),
+// the core member and the extensions are alternatives: setting one replaces the other.
+void ClearReplacedAlternatives(const Message& src, Message* dst, const std::vector<const FieldDescriptor*>& src_fields) {
+  const Descriptor* d = src.GetDescriptor();
+  const google::protobuf::OneofDescriptor* kind = d->FindOneofByName("kind");
+  if (!kind || d->extension_range_count() == 0) return;
+  bool src_ext = false, src_core = false;
+  for (const FieldDescriptor* f : src_fields) {
+    src_ext |= f->is_extension();
+    src_core |= f->containing_oneof() == kind;
+  }
+  if (!src_ext && !src_core) return;
+  const Reflection* rd = dst->GetReflection();
+  if (src_ext) rd->ClearOneof(dst, kind);
+  std::vector<const FieldDescriptor*> dst_fields;
+  rd->ListFields(*dst, &dst_fields);
+  for (const FieldDescriptor* f : dst_fields)
+    if (f->is_extension() && std::find(src_fields.begin(), src_fields.end(), f) == src_fields.end()) rd->ClearField(dst, f);
+}
+
 void MergeMessage(const Message& src, Message* dst) {
   const Reflection* rs = src.GetReflection();
   const Reflection* rd = dst->GetReflection();
   std::vector<const FieldDescriptor*> fields;
   rs->ListFields(src, &fields);
+  ClearReplacedAlternatives(src, dst, fields);
   for (const FieldDescriptor* fd : fields) {
     if (fd->is_repeated()) {
       const int n = rs->FieldSize(src, fd);
