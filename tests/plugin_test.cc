@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include <google/protobuf/text_format.h>
@@ -213,6 +214,65 @@ TEST(PluginMerge, ExtensionReplacesTheCoreLayerTypeAndBack) {
   const ResolvedSpec back = LoadSpec(dir.path() + "/w.pbtxt");
   EXPECT_TRUE(back.variant().model().block().layer(0).has_gelu_mlp());
   EXPECT_EQ(SetExtension(back.variant().model().block().layer(0)), nullptr);
+}
+
+}  // namespace
+}  // namespace tinylm::testing
+
+namespace tinylm::testing {
+namespace {
+
+// The generic hooks that let novelties replace parts of core layers: projections inside
+// attention/MLPs (BitLinear), and the model's embedding and head (byte pooling).
+TEST(Hooks, LinearProjectionEqualsTheDefault) {
+  auto build = [](const std::string& text) {
+    proto::LayerSpec spec;
+    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &spec));
+    return [spec](ParamStore& s) { return BuildLayer(spec, {&s, 16, 32, "a", "a", 0.02f}); };
+  };
+  Context ctx(2, 1);
+  std::vector<Tensor> outs;
+  for (const char* text : {"attention { heads: 2 rope {} }", "attention { heads: 2 rope {} projection { linear {} } }",
+                           "swiglu { hidden: 24 }", "swiglu { hidden: 24 projection { linear {} } }"}) {
+    ParamStore s;
+    LayerPtr l = build(text)(s);
+    s.Allocate(5);
+    outs.push_back(l->Forward(ctx, TestInput({2, 5, 16}, 0, 1), Mode::kEval).Clone());
+  }
+  EXPECT_EQ(0, std::memcmp(outs[0].raw(), outs[1].raw(), outs[0].bytes()));
+  EXPECT_EQ(0, std::memcmp(outs[2].raw(), outs[3].raw(), outs[2].bytes()));
+  // And it passes the generic check.
+  EXPECT_TRUE(CheckLayerGeneric(build("gelu_mlp { hidden: 24 projection { linear {} } }"), {}).ok());
+}
+
+TEST(Hooks, ProjectionErrorsNameThePath) {
+  setenv("TINYLM_PLUGIN_PATH", TINYLM_TEST_PLUGIN_DIR, 1);
+  PluginManager::Global().Load("test_components");
+  proto::LayerSpec spec;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      "attention { heads: 2 projection { [tinylm.test.scale] {} } }", &spec));
+  ParamStore s;
+  try {
+    BuildLayer(spec, {&s, 16, 32, "a", "a", 0.02f}, "model.block.layer[0]");
+    ADD_FAILURE();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "model.block.layer[0].attention.projection.[tinylm.test.scale]: a scale cannot change the width");
+  }
+}
+
+TEST(Hooks, HeadCanBeReplaced) {
+  proto::ModelSpec m;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      "d_model: 8 context: 16 tie_embeddings: false head { linear { bias: true } } "
+      "block { count: 1 layer { swiglu { hidden: 8 } } }", &m));
+  auto model = BuildModel(m, 11);
+  EXPECT_EQ(model->NumParams(), 11 * 8 + 3 * 8 * 8 + 11 * 8 + 11);  // embed, swiglu, head + bias
+  model->store().Allocate(1);
+  Context ctx(1);
+  EXPECT_EQ(model->Forward(ctx, TestInput({2, 3}, 11, 1), Mode::kEval).shape(), (Shape{2, 3, 11}));
+  m.set_tie_embeddings(true);
+  EXPECT_THROW(BuildModel(m, 11), std::invalid_argument);
 }
 
 }  // namespace

@@ -17,7 +17,7 @@ namespace tinylm {
 const char* CodeVersion() { return TINYLM_CODE_VERSION; }
 
 std::unique_ptr<LanguageModel> Experiment::BuildModel() const {
-  return tinylm::BuildModel(spec.model(), tokenizer->vocab_size());
+  return tinylm::BuildModel(spec.model(), tokenizer->vocab_size(), tokenizer.get());
 }
 
 std::string Experiment::CacheKey(uint64_t seed) const {
@@ -80,7 +80,7 @@ class Preparer {
 
     std::unique_ptr<LanguageModel> model;
     try {
-      model = tinylm::BuildModel(s.model(), e.tokenizer->vocab_size());
+      model = tinylm::BuildModel(s.model(), e.tokenizer->vocab_size(), e.tokenizer.get());
     } catch (const std::invalid_argument& err) {
       const std::string msg = err.what();
       const size_t colon = msg.find(": ");

@@ -15,6 +15,7 @@
 #include "tinylm/layers/rmsnorm.h"
 #include "tinylm/layers/rope.h"
 #include "tinylm/plugin_manager.h"
+#include "tinylm/tokenizer.h"
 
 namespace tinylm {
 
@@ -46,7 +47,27 @@ namespace {
 // Builds layers with a spec path for every error.
 class Builder {
  public:
-  Builder(ParamStore& store, const proto::ModelSpec& spec) : store_(store), spec_(spec) {}
+  Builder(ParamStore& store, const proto::ModelSpec& spec, const Tokenizer* tokenizer = nullptr, int64_t vocab = 0)
+      : store_(store), spec_(spec), tokenizer_(tokenizer), vocab_(vocab) {}
+
+  // Builds `l` as a projection in -> out (attention's q/k/v and output, MLP matrices, heads).
+  LayerPtr WithDims(const proto::LayerSpec& l, const std::string& name, const std::string& path, int64_t in,
+                    int64_t out, bool bias) {
+    const int64_t saved_in = in_dim_, saved_out = out_dim_;
+    const bool saved_bias = proj_bias_;
+    in_dim_ = in, out_dim_ = out, proj_bias_ = bias;
+    LayerPtr layer = Layer(l, name, name, path);
+    in_dim_ = saved_in, out_dim_ = saved_out, proj_bias_ = saved_bias;
+    return layer;
+  }
+
+  // The projection factory for a `projection` field (null when absent: Linear).
+  ProjectionFactory Projection(bool has, const proto::LayerSpec* proj, const std::string& path) {
+    if (!has) return nullptr;
+    return [this, proj, path](ParamStore&, const std::string& name, int64_t in, int64_t out, bool bias) {
+      return WithDims(*proj, name, path, in, out, bias);
+    };
+  }
 
   [[noreturn]] void Fail(const std::string& path, const std::string& why) const {
     throw std::invalid_argument(path + ": " + why);
@@ -129,20 +150,27 @@ class Builder {
         }
         o.bias = a.bias();
         o.init_std = std_;
+        o.projection = Projection(a.has_projection(), &a.projection(), path + ".attention.projection");
         return std::make_unique<Attention>(store_, name, d, o);
       }
       case proto::LayerSpec::kSwiglu:
         if (l.swiglu().hidden() <= 0) Fail(path + ".swiglu.hidden", "must be positive");
-        return std::make_unique<SwiGlu>(store_, name, d, l.swiglu().hidden(), l.swiglu().bias(), std_);
+        return std::make_unique<SwiGlu>(store_, name, d, l.swiglu().hidden(), l.swiglu().bias(), std_,
+                                        Projection(l.swiglu().has_projection(), &l.swiglu().projection(),
+                                                   path + ".swiglu.projection"));
       case proto::LayerSpec::kGeluMlp:
         if (l.gelu_mlp().hidden() <= 0) Fail(path + ".gelu_mlp.hidden", "must be positive");
         return std::make_unique<GeluMlp>(store_, name, d, l.gelu_mlp().hidden(),
                                          l.gelu_mlp().tanh() ? GeluKind::kTanh : GeluKind::kErf,
-                                         l.gelu_mlp().bias(), std_);
+                                         l.gelu_mlp().bias(), std_,
+                                         Projection(l.gelu_mlp().has_projection(), &l.gelu_mlp().projection(),
+                                                    path + ".gelu_mlp.projection"));
       case proto::LayerSpec::kLinear: {
-        const int64_t out = l.linear().out() ? l.linear().out() : d;
-        if (out != d) Fail(path + ".linear.out", "layers inside the model must keep d_model (a head is separate)");
-        return std::make_unique<Linear>(store_, name, d, out, l.linear().bias(), std_);
+        // As a projection it maps in_dim -> out_dim; elsewhere d_model -> d_model.
+        const int64_t in = in_dim_ ? in_dim_ : d;
+        const int64_t out = l.linear().out() ? l.linear().out() : (out_dim_ ? out_dim_ : d);
+        if (!out_dim_ && out != d) Fail(path + ".linear.out", "layers inside the model must keep d_model (a head is separate)");
+        return std::make_unique<Linear>(store_, name, in, out, l.linear().bias() || (in_dim_ && proj_bias_), std_);
       }
       case proto::LayerSpec::kNorm:
         return Norm(l.norm(), name, path + ".norm");
@@ -198,7 +226,8 @@ class Builder {
         Fail(has_field ? ext_path + "." + err.substr(0, colon) : ext_path, has_field ? err.substr(colon + 2) : err);
       }
     }
-    LayerBuildContext bc{&store_, spec_.d_model(), spec_.context(), name, tag, spec_.init_std()};
+    LayerBuildContext bc{&store_, spec_.d_model(), spec_.context(), name, tag, spec_.init_std(),
+                         in_dim_, out_dim_, tokenizer_, vocab_};
     try {
       return PluginManager::Global().MakeLayer(*entry, cfg, bc);
     } catch (const std::invalid_argument& e) {
@@ -216,25 +245,37 @@ class Builder {
  private:
   ParamStore& store_;
   const proto::ModelSpec& spec_;
+  const Tokenizer* tokenizer_;
+  int64_t vocab_;
+  int64_t in_dim_ = 0, out_dim_ = 0;  // set while building a projection
+  bool proj_bias_ = false;
 };
 
 }  // namespace
 
-std::unique_ptr<LanguageModel> BuildModel(const proto::ModelSpec& spec, int64_t vocab) {
+std::unique_ptr<LanguageModel> BuildModel(const proto::ModelSpec& spec, int64_t vocab, const Tokenizer* tokenizer) {
   if (spec.d_model() <= 0) throw std::invalid_argument("model.d_model: must be positive");
   if (spec.context() <= 0) throw std::invalid_argument("model.context: must be positive");
   if (vocab <= 0) throw std::invalid_argument("tokenizer: empty vocabulary");
   auto m = std::make_unique<LanguageModel>();
   m->set_shape(vocab, spec.context());
   ParamStore& s = m->store();
-  Builder b(s, spec);
+  Builder b(s, spec, tokenizer, vocab);
+  if (spec.tie_embeddings() && (spec.has_embedding() || spec.has_head()))
+    throw std::invalid_argument(std::string(spec.has_embedding() ? "model.embedding" : "model.head") +
+                                ": a replaced embedding or head cannot be tied; set model.tie_embeddings: false");
   auto add = [&](const std::string& name, const std::string& desc, LayerPtr l) {
     m->AddPart({name, desc, l.get()});
     m->net().Add(std::move(l));
   };
-  auto embed = std::make_unique<Embedding>(s, "embed", vocab, spec.d_model(), spec.init_std());
-  const std::string embed_weight = embed->weight()->name;
-  add("embed", absl::StrCat("embedding ", vocab, " x ", spec.d_model()), std::move(embed));
+  std::string embed_weight;
+  if (spec.has_embedding()) {
+    add("embed", Builder::Describe(spec.embedding()), b.Layer(spec.embedding(), "embed", "embed", "model.embedding"));
+  } else {
+    auto embed = std::make_unique<Embedding>(s, "embed", vocab, spec.d_model(), spec.init_std());
+    embed_weight = embed->weight()->name;
+    add("embed", absl::StrCat("embedding ", vocab, " x ", spec.d_model()), std::move(embed));
+  }
   if (spec.embedding_dropout() > 0)
     add("embed.drop", "dropout", std::make_unique<Dropout>("embed.dropout", spec.embedding_dropout()));
   for (int j = 0; j < spec.embedding_post_size(); ++j) {
@@ -260,7 +301,10 @@ std::unique_ptr<LanguageModel> BuildModel(const proto::ModelSpec& spec, int64_t 
   if (spec.has_final_norm())
     add("final_norm", spec.final_norm().has_rmsnorm() ? "rmsnorm" : "layernorm",
         b.Norm(spec.final_norm(), "final_norm", "model.final_norm"));
-  if (spec.tie_embeddings()) {
+  if (spec.has_head()) {
+    add("head", Builder::Describe(spec.head()),
+        b.WithDims(spec.head(), "head", "model.head", spec.d_model(), vocab, false));
+  } else if (spec.tie_embeddings()) {
     add("head", "linear (tied to embed)",
         std::make_unique<Linear>(s, "head", spec.d_model(), vocab, false, spec.init_std(), s.Share(embed_weight)));
   } else {
@@ -275,7 +319,9 @@ LayerPtr BuildLayer(const proto::LayerSpec& spec, const LayerBuildContext& ctx, 
   m.set_d_model(ctx.d_model);
   m.set_context(ctx.context);
   m.set_init_std(ctx.init_std);
-  Builder b(*ctx.store, m);
+  Builder b(*ctx.store, m, ctx.tokenizer, ctx.vocab);
+  if (ctx.in_dim || ctx.out_dim)
+    return b.WithDims(spec, ctx.name, path, ctx.in_dim ? ctx.in_dim : ctx.d_model, ctx.out_dim ? ctx.out_dim : ctx.d_model, false);
   return b.Layer(spec, ctx.name, ctx.tag, path);
 }
 

@@ -2,6 +2,7 @@
 // decode step for generation. Activations are [B, T, D] float tensors unless a layer says
 // otherwise (Embedding takes [B, T] int32 token ids).
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +48,11 @@ class Layer {
 };
 
 using LayerPtr = std::unique_ptr<Layer>;
+
+// Makes a linear-like projection (in -> out features) named `name`; lets composite layers
+// (attention, MLPs) use another projection type (e.g. BitLinear) without knowing it.
+using ProjectionFactory =
+    std::function<LayerPtr(ParamStore& store, const std::string& name, int64_t in, int64_t out, bool bias)>;
 
 // Makes `slot` a contiguous tensor of `shape`, reusing its buffer when the shape is unchanged,
 // so steady-state training allocates nothing.

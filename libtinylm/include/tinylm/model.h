@@ -53,7 +53,9 @@ class LanguageModel {
 // Builds the network of `spec` for a vocabulary of `vocab` tokens. Parameters are declared, not
 // allocated: call store().Allocate(seed). Throws std::invalid_argument naming the spec path of
 // a bad setting (e.g. "model.block.layer[0].residual.mixer.attention.heads").
-std::unique_ptr<LanguageModel> BuildModel(const proto::ModelSpec& spec, int64_t vocab);
+class Tokenizer;
+std::unique_ptr<LanguageModel> BuildModel(const proto::ModelSpec& spec, int64_t vocab,
+                                          const Tokenizer* tokenizer = nullptr);
 
 struct LayerBuildContext;  // tinylm/plugin.h
 // Builds one layer from its spec (core types and plugin types alike); errors name `path`.

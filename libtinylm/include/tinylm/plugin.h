@@ -49,6 +49,12 @@ struct LayerBuildContext {
   std::string name;  // parameter-name prefix (shared blocks reuse it)
   std::string tag;   // unique per application (use for dropout streams)
   float init_std;
+  // As a projection inside another layer (AttentionConfig.projection, ...): its input and
+  // output widths. 0 elsewhere (the layer maps d_model to d_model).
+  int64_t in_dim = 0, out_dim = 0;
+  // The experiment's tokenizer and vocabulary (embedding and head replacements need them).
+  const Tokenizer* tokenizer = nullptr;
+  int64_t vocab = 0;
 };
 using LayerFactory = std::function<LayerPtr(const ConfigMessage& config, const LayerBuildContext& ctx)>;
 

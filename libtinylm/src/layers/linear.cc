@@ -61,4 +61,10 @@ Tensor Linear::Backward(Context& ctx, const Tensor& dy) {
   return dx_;
 }
 
+ProjectionFactory LinearProjection(float init_std) {
+  return [init_std](ParamStore& s, const std::string& name, int64_t in, int64_t out, bool bias) -> LayerPtr {
+    return std::make_unique<Linear>(s, name, in, out, bias, init_std);
+  };
+}
+
 }  // namespace tinylm

@@ -8,10 +8,11 @@
 namespace tinylm {
 
 SwiGlu::SwiGlu(ParamStore& store, const std::string& name, int64_t dim, int64_t hidden, bool bias,
-               float init_std)
+               float init_std, ProjectionFactory projection)
     : hidden_(hidden) {
-  gate_up_ = std::make_unique<Linear>(store, name + ".gate_up", dim, 2 * hidden, bias, init_std);
-  down_ = std::make_unique<Linear>(store, name + ".down", hidden, dim, bias, init_std);
+  const ProjectionFactory project = projection ? projection : LinearProjection(init_std);
+  gate_up_ = project(store, name + ".gate_up", dim, 2 * hidden, bias);
+  down_ = project(store, name + ".down", hidden, dim, bias);
 }
 
 std::vector<Param*> SwiGlu::Params() const {
@@ -65,11 +66,12 @@ Tensor SwiGlu::Backward(Context& ctx, const Tensor& dy) {
 }
 
 GeluMlp::GeluMlp(ParamStore& store, const std::string& name, int64_t dim, int64_t hidden,
-                 GeluKind kind, bool bias, float init_std)
+                 GeluKind kind, bool bias, float init_std, ProjectionFactory projection)
     : alg_(kind == GeluKind::kErf ? dnnl::algorithm::eltwise_gelu_erf
                                   : dnnl::algorithm::eltwise_gelu_tanh) {
-  fc1_ = std::make_unique<Linear>(store, name + ".fc1", dim, hidden, bias, init_std);
-  fc2_ = std::make_unique<Linear>(store, name + ".fc2", hidden, dim, bias, init_std);
+  const ProjectionFactory project = projection ? projection : LinearProjection(init_std);
+  fc1_ = project(store, name + ".fc1", dim, hidden, bias);
+  fc2_ = project(store, name + ".fc2", hidden, dim, bias);
 }
 
 std::vector<Param*> GeluMlp::Params() const {

@@ -99,7 +99,8 @@ void Register(PluginRegistrar& r) {
       "tinylm.test.scale",
       [](const ConfigMessage& c, const LayerBuildContext& ctx) -> LayerPtr {
         const auto& cfg = static_cast<const tinylm::test::ScaleConfig&>(c);
-        return std::make_unique<Scale>(*ctx.store, ctx.name, ctx.d_model, cfg.init());
+        if (ctx.in_dim != ctx.out_dim) throw std::invalid_argument("a scale cannot change the width");
+        return std::make_unique<Scale>(*ctx.store, ctx.name, ctx.in_dim ? ctx.in_dim : ctx.d_model, cfg.init());
       },
       [](const ConfigMessage& c) -> std::string {
         return std::isfinite(static_cast<const tinylm::test::ScaleConfig&>(c).init()) ? "" : "init: must be finite";

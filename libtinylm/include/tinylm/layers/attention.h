@@ -24,6 +24,7 @@ struct AttentionOptions {
   RopeOptions rope_options;
   bool bias = false;
   float init_std = 0.02f;
+  ProjectionFactory projection;  // null: Linear
 };
 
 class Attention : public Layer {
@@ -46,7 +47,7 @@ class Attention : public Layer {
 
   int64_t dim_, heads_, kv_heads_, head_dim_;
   AttentionOptions opt_;
-  std::unique_ptr<Linear> qkv_, proj_;
+  LayerPtr qkv_, proj_;
   std::unique_ptr<RmsNorm> q_norm_, k_norm_;
   std::unique_ptr<Rope> rope_;
   // Saved activations / workspaces (reused across steps).

@@ -26,4 +26,7 @@ class Linear : public Layer {
   Tensor x_, y_, dx_;
 };
 
+// A ProjectionFactory making Linear layers.
+ProjectionFactory LinearProjection(float init_std);
+
 }  // namespace tinylm

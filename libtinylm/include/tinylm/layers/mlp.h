@@ -13,7 +13,7 @@ namespace tinylm {
 class SwiGlu : public Layer {
  public:
   SwiGlu(ParamStore& store, const std::string& name, int64_t dim, int64_t hidden, bool bias = false,
-         float init_std = 0.02f);
+         float init_std = 0.02f, ProjectionFactory projection = nullptr);
   std::string type() const override { return "swiglu"; }
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
   Tensor Backward(Context& ctx, const Tensor& dy) override;
@@ -21,7 +21,7 @@ class SwiGlu : public Layer {
 
  private:
   int64_t hidden_;
-  std::unique_ptr<Linear> gate_up_, down_;
+  LayerPtr gate_up_, down_;
   Tensor gu_, h_, dgu_;
 };
 
@@ -30,7 +30,8 @@ enum class GeluKind { kErf, kTanh };
 class GeluMlp : public Layer {
  public:
   GeluMlp(ParamStore& store, const std::string& name, int64_t dim, int64_t hidden,
-          GeluKind kind = GeluKind::kErf, bool bias = true, float init_std = 0.02f);
+          GeluKind kind = GeluKind::kErf, bool bias = true, float init_std = 0.02f,
+          ProjectionFactory projection = nullptr);
   std::string type() const override { return "gelu_mlp"; }
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
   Tensor Backward(Context& ctx, const Tensor& dy) override;
@@ -38,7 +39,7 @@ class GeluMlp : public Layer {
 
  private:
   dnnl::algorithm alg_;
-  std::unique_ptr<Linear> fc1_, fc2_;
+  LayerPtr fc1_, fc2_;
   Tensor pre_, act_, dpre_;
 };
 
