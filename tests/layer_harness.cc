@@ -22,16 +22,6 @@ double MaxAbs(const ref::Vec& v) {
   return m;
 }
 
-std::vector<int64_t> Probe(int64_t n, int64_t max_count, uint64_t salt) {
-  std::vector<int64_t> idx;
-  if (n <= max_count) {
-    for (int64_t i = 0; i < n; ++i) idx.push_back(i);
-  } else {
-    for (int64_t i = 0; i < max_count; ++i) idx.push_back(static_cast<int64_t>(CounterBits(7, salt, i) % n));
-  }
-  return idx;
-}
-
 void ExpectGradientsClose(const std::string& what, const std::vector<double>& analytic, const std::vector<double>& fd,
                           double tol) {
   double err = 0, scale = 1e-4;
@@ -92,7 +82,7 @@ void CheckLayer(const LayerCase& c) {
   const double h = 1e-5;
   if (!ids) {
     std::vector<double> a, fd;
-    for (int64_t i : Probe(x.numel(), 96, 1)) {
+    for (int64_t i : ProbeIndices(x.numel(), 96, 1)) {
       ref::Vec xp = xv, xm = xv;
       xp[i] += h;
       xm[i] -= h;
@@ -105,7 +95,7 @@ void CheckLayer(const LayerCase& c) {
   }
   for (const auto& p : store.params()) {
     std::vector<double> a, fd;
-    for (int64_t i : Probe(p->numel(), 48, HashString(p->name.c_str()))) {
+    for (int64_t i : ProbeIndices(p->numel(), 48, HashString(p->name.c_str()))) {
       ref::Params pp = p0, pm = p0;
       pp[p->name][i] += h;
       pm[p->name][i] -= h;

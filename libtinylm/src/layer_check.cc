@@ -56,9 +56,7 @@ Tensor SliceTime(const Tensor& x, int64_t t0, int64_t t1) {
   return out;
 }
 
-namespace {
-
-std::vector<int64_t> Probe(int64_t n, int64_t max_count, uint64_t salt) {
+std::vector<int64_t> ProbeIndices(int64_t n, int64_t max_count, uint64_t salt) {
   std::vector<int64_t> idx;
   if (n <= max_count) {
     for (int64_t i = 0; i < n; ++i) idx.push_back(i);
@@ -67,6 +65,8 @@ std::vector<int64_t> Probe(int64_t n, int64_t max_count, uint64_t salt) {
   }
   return idx;
 }
+
+namespace {
 
 CheckOutcome CompareGradients(const std::string& what, const std::vector<double>& a, const std::vector<double>& fd,
                               double tol) {
@@ -131,7 +131,7 @@ LayerCheckReport CheckLayerGeneric(const LayerMaker& make, const LayerCheckOptio
                                         " for input " + ShapeString(x.shape())});
     } else {
       std::vector<double> a, fd;
-      for (int64_t i : Probe(x.numel(), opt.fd_probes, 2)) {
+      for (int64_t i : ProbeIndices(x.numel(), opt.fd_probes, 2)) {
         Tensor xp = x.Clone(), xm = x.Clone();
         xp.f32()[i] += h;
         xm.f32()[i] -= h;
@@ -143,7 +143,7 @@ LayerCheckReport CheckLayerGeneric(const LayerMaker& make, const LayerCheckOptio
   }
   for (const auto& p : store.params()) {
     std::vector<double> a, fd;
-    for (int64_t i : Probe(p->numel(), opt.fd_probes, HashString(p->name.c_str()) + 1)) {
+    for (int64_t i : ProbeIndices(p->numel(), opt.fd_probes, HashString(p->name.c_str()) + 1)) {
       float& v = p->value.f32()[i];
       const float saved = v;
       v = saved + h;

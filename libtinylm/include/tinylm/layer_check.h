@@ -52,6 +52,10 @@ void SetTestValues(ParamStore& store, uint64_t seed);
 // A deterministic test input: uniform(-1, 1) floats, or ids below `vocab`.
 Tensor TestInput(const Shape& shape, int vocab, uint64_t seed);
 
+// Indices to probe in a tensor of n elements: all when n <= max_count, else a fixed
+// pseudo-random sample of max_count (deterministic in salt).
+std::vector<int64_t> ProbeIndices(int64_t n, int64_t max_count, uint64_t salt);
+
 // Copies positions [t0, t1) of a [B, T, ...] tensor.
 Tensor SliceTime(const Tensor& x, int64_t t0, int64_t t1);
 
