@@ -7,6 +7,7 @@
 
 #include "golden_file.h"
 #include "tinylm/model.h"
+#include "tinylm/spec.h"
 #include "tinylm/rng.h"
 
 namespace tinylm::testing {
@@ -35,18 +36,10 @@ double MaxRelErr(const float* a, const float* b, int64_t n) {
   return err / scale;
 }
 
-void CheckGolden(const std::string& file, bool qk_norm, int64_t expected_params) {
+void CheckGolden(const std::string& file, const proto::ModelSpec& spec, int64_t vocab, int64_t expected_params) {
+  const bool qk_norm = spec.block().layer(0).residual().mixer().attention().qk_norm();
   auto g = ReadGolden(std::string(TINYLM_GOLDEN_DIR) + "/" + file);
-  proto::TransformerConfig cfg;
-  cfg.set_vocab_size(256);
-  cfg.set_d_model(128);
-  cfg.set_layers(5);
-  cfg.set_heads(4);
-  cfg.set_ffn_hidden(336);
-  cfg.set_norm_eps(1e-5f);
-  cfg.set_qk_norm(qk_norm);
-  cfg.set_tie_embeddings(true);
-  auto model = BuildTransformer(cfg);
+  auto model = BuildModel(spec, vocab);
   model->store().Allocate(0);
   GoldenInit(model->store(), 1234);
   EXPECT_EQ(model->NumParams(), expected_params);
@@ -68,7 +61,7 @@ void CheckGolden(const std::string& file, bool qk_norm, int64_t expected_params)
     EXPECT_LE(MaxRelErr(p->grad.f32(), want.f32(), p->numel()), 2e-5) << "gradient of " << p->name;
     ++checked;
   }
-  EXPECT_EQ(checked, 2 + (qk_norm ? 8 : 6) * 5);  // embed + final norm + per block
+  EXPECT_EQ(checked, 2 + (qk_norm ? 8 : 6) * spec.block().count());  // embed + final norm + per block
 
   // 10 AdamW steps on the same batch with the golden's schedule and settings.
   AdamW opt({0.9f, 0.95f, 1e-8f, 0.1f});
@@ -84,8 +77,20 @@ void CheckGolden(const std::string& file, bool qk_norm, int64_t expected_params)
   }
 }
 
-TEST(Golden, Transformer1M) { CheckGolden("transformer_1m.bin", false, 1006976); }
-TEST(Golden, Transformer1MQkNorm) { CheckGolden("transformer_1m_qknorm.bin", true, 1007296); }
+proto::ModelSpec Transformer1M(bool qk_norm) {
+  proto::TransformerConfig cfg;  // defaults: d 128, 5 layers, 4 heads, SwiGLU 336, eps 1e-5, tied
+  cfg.set_qk_norm(qk_norm);
+  return TransformerModelSpec(cfg);
+}
+
+TEST(Golden, Transformer1M) { CheckGolden("transformer_1m.bin", Transformer1M(false), 256, 1006976); }
+TEST(Golden, Transformer1MQkNorm) { CheckGolden("transformer_1m_qknorm.bin", Transformer1M(true), 256, 1007296); }
+
+// The model section of the actual spec file, so the golden guards what ablations train.
+TEST(Golden, TmlmHaiku) {
+  const ResolvedSpec rs = LoadSpec(std::string(TINYLM_SOURCE_DIR) + "/ablations/tmlm_haiku.pbtxt");
+  CheckGolden("tmlm_haiku.bin", rs.variant().model(), 2111, 1323360);
+}
 
 }  // namespace
 }  // namespace tinylm::testing

@@ -1,11 +1,15 @@
 #!/usr/bin/python3
-"""PyTorch parity goldens for the core byte-level transformer (run with Debian's torch):
+"""PyTorch parity goldens (run with Debian's torch):
 
     /usr/bin/python3 tools/make_goldens.py            # writes tests/goldens/*.bin
 
-The model is written here from its definition, independently of the C++ code: d_model 128,
-5 layers, 4 heads, SwiGLU 336, RMSNorm (eps 1e-5), rotate-half RoPE (base 10000), tied
-embeddings, vocab 256 = 1,006,976 parameters; and the same with per-head QK RMSNorm.
+The models are written here from their definitions, independently of the C++ code:
+- transformer_1m: d_model 128, 5 layers, 4 heads, SwiGLU 336, RMSNorm (eps 1e-5), rotate-half
+  RoPE (base 10000), tied embeddings, vocab 256 = 1,006,976 parameters; and with per-head QK
+  RMSNorm (1,007,296);
+- tmlm_haiku: d_model 160, 6 layers, 4 heads (head dim 40), QK-norm, SwiGLU hidden 128,
+  RMSNorm eps 1e-6, tied embeddings, vocab 2,111 = 1,323,360 parameters
+  (ablations/tmlm_haiku.pbtxt; the test builds its model from that file).
 Computation is float64, so the goldens carry no fp32 error of their own.
 
 Parameters are initialised by a counter-based generator that the C++ test reproduces bit for
@@ -69,7 +73,8 @@ def golden_init(name, shape, seed):
 
 
 class Cfg:
-    vocab, d, layers, heads, ffn, eps, base = 256, 128, 5, 4, 336, 1e-5, 10000.0
+    def __init__(self, vocab=256, d=128, layers=5, heads=4, ffn=336, eps=1e-5, base=10000.0):
+        self.vocab, self.d, self.layers, self.heads, self.ffn, self.eps, self.base = vocab, d, layers, heads, ffn, eps, base
 
 
 def rmsnorm(x, w, eps):
@@ -143,8 +148,8 @@ def scheduled_lr(step):
     return MIN_LR + 0.5 * (LR - MIN_LR) * (1 + np.cos(np.pi * prog))
 
 
-def make(path, qk_norm, seed=1234, B=2, T=32):
-    cfg = Cfg()
+def make(path, qk_norm, cfg=None, seed=1234, B=2, T=32):
+    cfg = cfg or Cfg()
     shapes = param_shapes(cfg, qk_norm)
     P = {n: golden_init(n, s, seed).requires_grad_(True) for n, s in shapes.items()}
     count = sum(int(np.prod(s)) for s in shapes.values())
@@ -153,6 +158,8 @@ def make(path, qk_norm, seed=1234, B=2, T=32):
     text = (b"Once upon a time, there was a little fox who loved to look at the stars. "
             b"One night, the fox saw a shooting star and made a wish to fly. ")
     data = np.frombuffer(text * 4, dtype=np.uint8).astype(np.int64)
+    if cfg.vocab != 256:  # not bytes: spread the ids over the whole vocabulary, deterministically
+        data = (data * 131 + np.arange(len(data)) * 17) % cfg.vocab
     ids = torch.from_numpy(np.stack([data[b * 37: b * 37 + T] for b in range(B)]))
     tgt = torch.from_numpy(np.stack([data[b * 37 + 1: b * 37 + T + 1] for b in range(B)]))
     logits = forward(P, ids, cfg, qk_norm)
@@ -192,3 +199,4 @@ if __name__ == "__main__":
     os.makedirs(d, exist_ok=True)
     make(os.path.join(d, "transformer_1m.bin"), qk_norm=False)
     make(os.path.join(d, "transformer_1m_qknorm.bin"), qk_norm=True)
+    make(os.path.join(d, "tmlm_haiku.bin"), qk_norm=True, cfg=Cfg(vocab=2111, d=160, layers=6, heads=4, ffn=128, eps=1e-6))

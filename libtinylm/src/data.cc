@@ -120,6 +120,14 @@ std::vector<Document> LoadDocuments(const proto::DataSource& src, const std::str
         const google::protobuf::Value v = ParseJson(line, where);
         if (src.format() == proto::DataSource::JSONL) {
           AddTrimmed(&docs, StringMember(v, src.field(), where));
+        } else if (src.has_separator()) {
+          const std::string whole = StringMember(v, src.field(), where);
+          const size_t at = whole.find(src.separator());
+          if (at == std::string::npos)
+            throw std::runtime_error(where + ": member \"" + src.field() + "\" has no separator \"" + src.separator() + "\"");
+          Document d{std::string(absl::StripAsciiWhitespace(whole.substr(0, at))),
+                     std::string(absl::StripAsciiWhitespace(whole.substr(at + src.separator().size())))};
+          if (!d.prompt.empty() && !d.text.empty()) docs.push_back(std::move(d));
         } else {
           Document d{std::string(absl::StripAsciiWhitespace(StringMember(v, src.prompt_field(), where))),
                      std::string(absl::StripAsciiWhitespace(StringMember(v, src.response_field(), where)))};

@@ -260,7 +260,8 @@ class Run {
       // Batches are pure functions of (seed, stage, step): resuming sees the same data.
       if (st.chat_train) st.chat_train->Sample(o_.seed, 1000 + s, step, sp.batch_size(), &batch);
       else sampler->Sample(o_.seed, 1000 + s, step, &batch);
-      if (st.mixer) st.mixer->Mix(o_.seed * 7919 + s, step, &batch);
+      // Weightings first, then the mixer: rows a mixer brings in (pretrain replay) keep the
+      // plain, unweighted loss.
       if (!st.weightings.empty()) {
         if (!batch.weights.defined()) {
           batch.weights = Tensor::Empty(batch.targets.shape());
@@ -268,6 +269,7 @@ class Run {
         }
         for (const auto& w : st.weightings) w->Apply(batch, batch.weights);
       }
+      if (st.mixer) st.mixer->Mix(o_.seed * 7919 + s, step, &batch);
       const auto t0 = std::chrono::steady_clock::now();
       const StepResult r = TrainStep(ctx_, *model_, opt, batch, ScheduledLr(sched, step), o.grad_clip());
       train_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
