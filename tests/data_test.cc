@@ -141,3 +141,21 @@ TEST(Tokenizer, ByteRoundTripAndSaveLoad) {
 
 }  // namespace
 }  // namespace tinylm::testing
+
+namespace tinylm::testing {
+namespace {
+
+TEST(Data, LongPromptsKeepTheirEndAndLeaveRoomForTheResponse) {
+  ByteTokenizer tok({"<|endoftext|>", "<|user|>", "<|assistant|>", "<|end|>"});
+  ChatExamples ex({{std::string(100, 'p') + "END", "yo"}}, tok, 12);
+  EXPECT_EQ(ex.response_tokens(), 3);  // y, o, <end>
+  Batch b;
+  ex.Sample(1, 1, 0, 1, &b);
+  EXPECT_EQ(b.inputs.s32()[0], tok.SpecialId("<|user|>"));
+  // Prompt cut to its last 12/2 - 2 = 4 tokens: "pEND".
+  EXPECT_EQ(std::string(1, static_cast<char>(b.inputs.s32()[1])) + static_cast<char>(b.inputs.s32()[2]), "pE");
+  EXPECT_EQ(b.inputs.s32()[5], tok.SpecialId("<|assistant|>"));
+}
+
+}  // namespace
+}  // namespace tinylm::testing

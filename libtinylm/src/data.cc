@@ -211,7 +211,12 @@ ChatExamples::ChatExamples(const std::vector<Document>& records, const Tokenizer
   for (const Document& d : records) {
     Example e;
     e.ids.push_back(user);
-    for (int32_t id : tok.Encode(d.prompt)) e.ids.push_back(id);
+    // A prompt keeps at most half the window (its end, nearest the response), so every example
+    // trains on response tokens however long the prompt.
+    std::vector<int32_t> prompt = tok.Encode(d.prompt);
+    const size_t max_prompt = std::max<int64_t>(1, seq / 2 - 2);
+    if (prompt.size() > max_prompt) prompt.erase(prompt.begin(), prompt.end() - max_prompt);
+    e.ids.insert(e.ids.end(), prompt.begin(), prompt.end());
     e.ids.push_back(assistant);
     const size_t response_start = e.ids.size();
     for (int32_t id : tok.Encode(d.text)) e.ids.push_back(id);
@@ -220,6 +225,7 @@ ChatExamples::ChatExamples(const std::vector<Document>& records, const Tokenizer
     e.weights.assign(seq, 0.0f);
     for (size_t t = 0; t + 1 < e.ids.size(); ++t) e.weights[t] = t + 1 >= response_start ? 1.0f : 0.0f;
     while (static_cast<int64_t>(e.ids.size()) < seq + 1) e.ids.push_back(end);  // padding, weight 0
+    for (float w : e.weights) response_tokens_ += w > 0.0f;
     examples_.push_back(std::move(e));
   }
 }

@@ -202,16 +202,23 @@ class Preparer {
     if (d.train_size() == 0) Fail(st->data_path + ".train", "no training data sources");
     const bool sft = sp.kind() == proto::StageSpec::SFT;
     StageDocs docs;
-    docs.train = Load(d.train(), st->data_path + ".train", sft, e);
     if (d.validation_size() > 0) {
+      docs.train = Load(d.train(), st->data_path + ".train", sft, e);
       docs.val = Load(d.validation(), st->data_path + ".validation", sft, e);
     } else {
+      // Hold out the end of each source, so validation follows the training mix.
       const float f = d.validation_fraction();
       if (!(f > 0 && f < 1)) Fail(st->data_path + ".validation_fraction", "must be in (0, 1) when no validation source is given");
-      const size_t n_val = std::max<size_t>(1, static_cast<size_t>(std::llround(docs.train.size() * f)));
-      if (n_val >= docs.train.size()) Fail(st->data_path + ".validation_fraction", "leaves no training documents");
-      docs.val.assign(docs.train.end() - n_val, docs.train.end());
-      docs.train.resize(docs.train.size() - n_val);
+      for (int j = 0; j < d.train_size(); ++j) {
+        google::protobuf::RepeatedPtrField<proto::DataSource> one;
+        *one.Add() = d.train(j);
+        std::vector<Document> part = Load(one, absl::StrCat(st->data_path, ".train[", j, "]"), sft, e, j);
+        const size_t n_val = std::max<size_t>(1, static_cast<size_t>(std::llround(part.size() * f)));
+        if (n_val >= part.size())
+          Fail(st->data_path + ".validation_fraction", absl::StrCat("leaves no training documents of train[", j, "]"));
+        docs.val.insert(docs.val.end(), part.end() - n_val, part.end());
+        docs.train.insert(docs.train.end(), part.begin(), part.end() - n_val);
+      }
     }
     if (d.drop_validation_overlap()) st->dropped_overlap = DropOverlap(&docs.train, docs.val);
     if (docs.train.empty()) Fail(st->data_path + ".train", "no training documents left after removing validation overlap");
@@ -225,6 +232,8 @@ class Preparer {
       if (st->spec.kind() == proto::StageSpec::SFT) {
         st->chat_train = std::make_shared<ChatExamples>(docs.train, tok, st->spec.seq_len());
         st->chat_val = std::make_shared<ChatExamples>(docs.val, tok, st->spec.seq_len());
+        if (st->chat_train->response_tokens() == 0 || st->chat_val->response_tokens() == 0)
+          throw std::runtime_error("no response token fits in seq_len " + std::to_string(st->spec.seq_len()));
       } else {
         st->train = tinylm::Tokenize(docs.train, tok);
         st->val = tinylm::Tokenize(docs.val, tok);
@@ -263,11 +272,13 @@ class Preparer {
     }
   }
 
+  // Loads `sources`; errors name `path`[j] (or `path` itself when `single` >= 0: one source
+  // already indexed in the path).
   std::vector<Document> Load(const google::protobuf::RepeatedPtrField<proto::DataSource>& sources,
-                             const std::string& path, bool sft, Experiment* e) {
+                             const std::string& path, bool sft, Experiment* e, int single = -1) {
     std::vector<Document> all;
     for (int j = 0; j < sources.size(); ++j) {
-      const std::string sp = absl::StrCat(path, "[", j, "]");
+      const std::string sp = single >= 0 ? path : absl::StrCat(path, "[", j, "]");
       const proto::DataSource& src = sources.Get(j);
       if (!src.has_path() || src.path().empty()) Fail(sp + ".path", "missing file path");
       if (sft && src.format() != proto::DataSource::PROMPT_RESPONSE)

@@ -55,12 +55,15 @@ class WindowSampler {
 };
 
 // Instruction-tuning examples: <|user|> prompt <|assistant|> response <|end|>, one per
-// sequence (truncated / padded); loss weight 1 on response and end tokens, 0 elsewhere.
+// sequence (truncated / padded); loss weight 1 on response and end tokens, 0 elsewhere. A
+// prompt longer than half the sequence keeps only its end.
 class ChatExamples {
  public:
   ChatExamples(const std::vector<Document>& records, const Tokenizer& tok, int64_t seq);
   void Sample(uint64_t seed, uint64_t stream_id, uint64_t step, int64_t batch, Batch* out) const;
   int64_t size() const { return static_cast<int64_t>(examples_.size()); }
+  // Targets with weight > 0 over all examples (response tokens that fit the sequence).
+  int64_t response_tokens() const { return response_tokens_; }
   // Fixed example i (for evaluation): fills row `row` of `out`.
   void Fill(int64_t example, int64_t row, Batch* out) const;
 
@@ -71,6 +74,7 @@ class ChatExamples {
   };
   std::vector<Example> examples_;
   int64_t seq_;
+  int64_t response_tokens_ = 0;
 };
 
 }  // namespace tinylm
