@@ -23,7 +23,7 @@ function(tinylm_add_plugin name)
   endif()
   set_target_properties(${name} PROPERTIES PREFIX "" OUTPUT_NAME ${name}
                         LIBRARY_OUTPUT_DIRECTORY ${TINYLM_PLUGIN_OUTPUT_DIR})
-  target_link_libraries(${name} PRIVATE tinylm::tinylm ${P_LIBRARIES})
+  target_link_libraries(${name} PRIVATE tinylm::tinylm OpenMP::OpenMP_CXX ${P_LIBRARIES})
   if(TINYLM_IN_TREE)
     target_compile_options(${name} PRIVATE ${TINYLM_WARNINGS} ${TINYLM_OPT_FLAGS})
     install(TARGETS ${name} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/tinylm/plugins)

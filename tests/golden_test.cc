@@ -8,6 +8,8 @@
 #include "golden_file.h"
 #include "tinylm/model.h"
 #include "tinylm/spec.h"
+
+#include <google/protobuf/text_format.h>
 #include "tinylm/rng.h"
 
 namespace tinylm::testing {
@@ -20,8 +22,10 @@ void GoldenInit(ParamStore& store, uint64_t seed) {
     const uint64_t stream = HashString(p->name.c_str());
     for (int64_t i = 0; i < p->numel(); ++i) {
       const float u = 2.0f * CounterUniform(seed, stream, i) - 1.0f;
+      const bool bias = p->name.size() > 5 && p->name.compare(p->name.size() - 5, 5, ".bias") == 0;
       if (p->name == "embed.weight") v[i] = 0.1f * u;
       else if (p->shape.size() == 2) v[i] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(p->shape[1]))) * u;
+      else if (bias) v[i] = 0.1f * u;
       else v[i] = 1.0f + 0.1f * u;
     }
   }
@@ -36,8 +40,10 @@ double MaxRelErr(const float* a, const float* b, int64_t n) {
   return err / scale;
 }
 
-void CheckGolden(const std::string& file, const proto::ModelSpec& spec, int64_t vocab, int64_t expected_params) {
+void CheckGolden(const std::string& file, const proto::ModelSpec& spec, int64_t vocab, int64_t expected_params,
+                 int params_per_block = 0) {
   const bool qk_norm = spec.block().layer(0).residual().mixer().attention().qk_norm();
+  if (params_per_block == 0) params_per_block = qk_norm ? 8 : 6;
   auto g = ReadGolden(std::string(TINYLM_GOLDEN_DIR) + "/" + file);
   auto model = BuildModel(spec, vocab);
   model->store().Allocate(0);
@@ -61,7 +67,8 @@ void CheckGolden(const std::string& file, const proto::ModelSpec& spec, int64_t 
     EXPECT_LE(MaxRelErr(p->grad.f32(), want.f32(), p->numel()), 2e-5) << "gradient of " << p->name;
     ++checked;
   }
-  EXPECT_EQ(checked, 2 + (qk_norm ? 8 : 6) * spec.block().count());  // embed + final norm + per block
+  const int final_norm_params = spec.final_norm().has_layernorm() ? 2 : 1;
+  EXPECT_EQ(checked, 1 + final_norm_params + params_per_block * spec.block().count());
 
   // 10 AdamW steps on the same batch with the golden's schedule and settings.
   AdamW opt({0.9f, 0.95f, 1e-8f, 0.1f});
@@ -90,6 +97,19 @@ TEST(Golden, Transformer1MQkNorm) { CheckGolden("transformer_1m_qknorm.bin", Tra
 TEST(Golden, TmlmHaiku) {
   const ResolvedSpec rs = LoadSpec(std::string(TINYLM_SOURCE_DIR) + "/ablations/tmlm_haiku.pbtxt");
   CheckGolden("tmlm_haiku.bin", rs.variant().model(), 2111, 1323360);
+}
+
+// MicroMixer-1 1M from its spec file, with every dropout at 0 (masks differ between frameworks).
+TEST(Golden, MicroMixer1M) {
+  const ResolvedSpec rs = LoadSpec(std::string(TINYLM_SOURCE_DIR) + "/ablations/micromixer_1m.pbtxt");
+  std::string text = SpecToText(rs.variant().model());
+  for (const std::string from : {"dropout: 0.1", "p: 0.1"}) {
+    for (size_t at; (at = text.find(from)) != std::string::npos;) text.replace(at, from.size(), from.substr(0, from.size() - 3) + "0");
+  }
+  proto::ModelSpec spec;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &spec));
+  ASSERT_EQ(text.find("0.1"), std::string::npos) << text;
+  CheckGolden("micromixer_1m.bin", spec, 256, 967584, /*params_per_block=*/12);
 }
 
 }  // namespace

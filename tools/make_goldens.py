@@ -9,7 +9,9 @@ The models are written here from their definitions, independently of the C++ cod
   RMSNorm (1,007,296);
 - tmlm_haiku: d_model 160, 6 layers, 4 heads (head dim 40), QK-norm, SwiGLU hidden 128,
   RMSNorm eps 1e-6, tied embeddings, vocab 2,111 = 1,323,360 parameters
-  (ablations/tmlm_haiku.pbtxt; the test builds its model from that file).
+  (ablations/tmlm_haiku.pbtxt; the test builds its model from that file);
+- micromixer_1m: MicroMixer-1 exactly as seed_systems.md section 5 defines it (H 224, C 576,
+  3 layers, h 64, quirky embedding RoPE, LayerNorm, tied) = 967,584 parameters, dropout off.
 Computation is float64, so the goldens carry no fp32 error of their own.
 
 Parameters are initialised by a counter-based generator that the C++ test reproduces bit for
@@ -67,6 +69,8 @@ def golden_init(name, shape, seed):
         v = np.float32(0.1) * u
     elif len(shape) == 2:
         v = np.float32(1.0 / np.sqrt(shape[1])) * u
+    elif name.endswith(".bias"):
+        v = np.float32(0.1) * u
     else:  # norm weights
         v = np.float32(1.0) + np.float32(0.1) * u
     return torch.from_numpy(v.astype(np.float32).reshape(shape)).to(torch.float64)
@@ -148,9 +152,64 @@ def scheduled_lr(step):
     return MIN_LR + 0.5 * (LR - MIN_LR) * (1 + np.cos(np.pi * prog))
 
 
-def make(path, qk_norm, cfg=None, seed=1234, B=2, T=32):
+def micromixer_shapes(H=224, C=576, L=3, h=64, V=256):
+    shapes = {"embed.weight": (V, H)}
+    for i in range(L):
+        p = "blocks.%d." % i
+        shapes[p + "0.norm.weight"] = (H,)
+        shapes[p + "0.norm.bias"] = (H,)
+        shapes[p + "0.hypermixing.fc1.weight"] = (h, H)
+        shapes[p + "0.hypermixing.fc1.bias"] = (h,)
+        shapes[p + "0.hypermixing.fc2.weight"] = (2 * H, h)
+        shapes[p + "0.hypermixing.fc2.bias"] = (2 * H,)
+        shapes[p + "1.norm.weight"] = (H,)
+        shapes[p + "1.norm.bias"] = (H,)
+        shapes[p + "1.gelu_mlp.fc1.weight"] = (C, H)
+        shapes[p + "1.gelu_mlp.fc1.bias"] = (C,)
+        shapes[p + "1.gelu_mlp.fc2.weight"] = (H, C)
+        shapes[p + "1.gelu_mlp.fc2.bias"] = (H,)
+    shapes["final_norm.weight"] = (H,)
+    shapes["final_norm.bias"] = (H,)
+    return shapes
+
+
+def micromixer_rope(x, base=10000.0):
+    """MicroMixer's published convention: frequency table [f, f] over the width, partner interleaved."""
+    T, H = x.shape[1], x.shape[2]
+    inv = base ** (-2.0 * torch.arange(H // 2, dtype=torch.float64) / H)
+    freqs = torch.cat([inv, inv])
+    ang = torch.arange(T, dtype=torch.float64)[:, None] * freqs[None, :]
+    r = torch.empty_like(x)
+    r[..., 0::2] = -x[..., 1::2]
+    r[..., 1::2] = x[..., 0::2]
+    return x * ang.cos() + r * ang.sin()
+
+
+def micromixer_forward(P, ids, L=3):
+    """MicroMixer-1 from seed_systems.md section 5 (dropout off for parity)."""
+    ln = torch.nn.functional.layer_norm
+    gelu = torch.nn.functional.gelu  # exact (erf)
+    x = micromixer_rope(P["embed.weight"][ids])
+    H = x.shape[-1]
+    T = x.shape[1]
+    for i in range(L):
+        p = "blocks.%d." % i
+        u = ln(x, (H,), P[p + "0.norm.weight"], P[p + "0.norm.bias"], 1e-5)
+        mean = u.cumsum(1) / torch.arange(1, T + 1, dtype=torch.float64)[None, :, None]
+        z = gelu(mean @ P[p + "0.hypermixing.fc1.weight"].t() + P[p + "0.hypermixing.fc1.bias"])
+        z = z @ P[p + "0.hypermixing.fc2.weight"].t() + P[p + "0.hypermixing.fc2.bias"]
+        x = x + u * z[..., :H] + z[..., H:]
+        v = ln(x, (H,), P[p + "1.norm.weight"], P[p + "1.norm.bias"], 1e-5)
+        hdn = gelu(v @ P[p + "1.gelu_mlp.fc1.weight"].t() + P[p + "1.gelu_mlp.fc1.bias"])
+        x = x + hdn @ P[p + "1.gelu_mlp.fc2.weight"].t() + P[p + "1.gelu_mlp.fc2.bias"]
+    x = ln(x, (H,), P["final_norm.weight"], P["final_norm.bias"], 1e-5)
+    return x @ P["embed.weight"].t()
+
+
+def make(path, qk_norm, cfg=None, seed=1234, B=2, T=32, shapes=None, forward_fn=None):
     cfg = cfg or Cfg()
-    shapes = param_shapes(cfg, qk_norm)
+    shapes = shapes or param_shapes(cfg, qk_norm)
+    forward_fn = forward_fn or (lambda P, ids: forward(P, ids, cfg, qk_norm))
     P = {n: golden_init(n, s, seed).requires_grad_(True) for n, s in shapes.items()}
     count = sum(int(np.prod(s)) for s in shapes.values())
     print("%s: %d parameters" % (path, count))
@@ -162,7 +221,7 @@ def make(path, qk_norm, cfg=None, seed=1234, B=2, T=32):
         data = (data * 131 + np.arange(len(data)) * 17) % cfg.vocab
     ids = torch.from_numpy(np.stack([data[b * 37: b * 37 + T] for b in range(B)]))
     tgt = torch.from_numpy(np.stack([data[b * 37 + 1: b * 37 + T + 1] for b in range(B)]))
-    logits = forward(P, ids, cfg, qk_norm)
+    logits = forward_fn(P, ids)
     loss = torch.nn.functional.cross_entropy(logits.reshape(-1, cfg.vocab), tgt.reshape(-1))
     loss.backward()
     out = {"inputs": ids.numpy(), "targets": tgt.numpy(),
@@ -180,14 +239,13 @@ def make(path, qk_norm, cfg=None, seed=1234, B=2, T=32):
         for g in opt.param_groups:
             g["lr"] = scheduled_lr(step)
         opt.zero_grad()
-        l = torch.nn.functional.cross_entropy(forward(P, ids, cfg, qk_norm).reshape(-1, cfg.vocab),
-                                              tgt.reshape(-1))
+        l = torch.nn.functional.cross_entropy(forward_fn(P, ids).reshape(-1, cfg.vocab), tgt.reshape(-1))
         l.backward()
         torch.nn.utils.clip_grad_norm_(list(P.values()), CLIP)
         opt.step()
         with torch.no_grad():
             losses.append(torch.nn.functional.cross_entropy(
-                forward(P, ids, cfg, qk_norm).reshape(-1, cfg.vocab), tgt.reshape(-1)).item())
+                forward_fn(P, ids).reshape(-1, cfg.vocab), tgt.reshape(-1)).item())
     out["losses_after_step"] = np.array(losses)
     print("  loss %.6f, after 10 AdamW steps %.6f" % (loss.item(), losses[-1]))
     golden_format.write(path, out)
@@ -200,3 +258,4 @@ if __name__ == "__main__":
     make(os.path.join(d, "transformer_1m.bin"), qk_norm=False)
     make(os.path.join(d, "transformer_1m_qknorm.bin"), qk_norm=True)
     make(os.path.join(d, "tmlm_haiku.bin"), qk_norm=True, cfg=Cfg(vocab=2111, d=160, layers=6, heads=4, ffn=128, eps=1e-6))
+    make(os.path.join(d, "micromixer_1m.bin"), qk_norm=False, shapes=micromixer_shapes(), forward_fn=micromixer_forward)

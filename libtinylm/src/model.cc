@@ -160,11 +160,13 @@ class Builder {
                                                    path + ".swiglu.projection"));
       case proto::LayerSpec::kGeluMlp:
         if (l.gelu_mlp().hidden() <= 0) Fail(path + ".gelu_mlp.hidden", "must be positive");
+        if (l.gelu_mlp().dropout() < 0 || l.gelu_mlp().dropout() >= 1) Fail(path + ".gelu_mlp.dropout", "must be in [0, 1)");
         return std::make_unique<GeluMlp>(store_, name, d, l.gelu_mlp().hidden(),
                                          l.gelu_mlp().tanh() ? GeluKind::kTanh : GeluKind::kErf,
                                          l.gelu_mlp().bias(), std_,
                                          Projection(l.gelu_mlp().has_projection(), &l.gelu_mlp().projection(),
-                                                    path + ".gelu_mlp.projection"));
+                                                    path + ".gelu_mlp.projection"),
+                                         l.gelu_mlp().dropout());
       case proto::LayerSpec::kLinear: {
         // As a projection it maps in_dim -> out_dim; elsewhere d_model -> d_model.
         const int64_t in = in_dim_ ? in_dim_ : d;

@@ -66,12 +66,13 @@ Tensor SwiGlu::Backward(Context& ctx, const Tensor& dy) {
 }
 
 GeluMlp::GeluMlp(ParamStore& store, const std::string& name, int64_t dim, int64_t hidden,
-                 GeluKind kind, bool bias, float init_std, ProjectionFactory projection)
+                 GeluKind kind, bool bias, float init_std, ProjectionFactory projection, float hidden_dropout)
     : alg_(kind == GeluKind::kErf ? dnnl::algorithm::eltwise_gelu_erf
                                   : dnnl::algorithm::eltwise_gelu_tanh) {
   const ProjectionFactory project = projection ? projection : LinearProjection(init_std);
   fc1_ = project(store, name + ".fc1", dim, hidden, bias);
   fc2_ = project(store, name + ".fc2", hidden, dim, bias);
+  if (hidden_dropout > 0.0f) dropout_ = std::make_unique<Dropout>(name + ".hidden_dropout", hidden_dropout);
 }
 
 std::vector<Param*> GeluMlp::Params() const {
@@ -84,11 +85,12 @@ Tensor GeluMlp::Forward(Context& ctx, const Tensor& x, Mode mode) {
   pre_ = fc1_->Forward(ctx, x, mode);
   EnsureShape(act_, pre_.shape());
   EltwiseForward(ctx, alg_, 0.0f, pre_, act_);
-  return fc2_->Forward(ctx, act_, mode);
+  return fc2_->Forward(ctx, dropout_ ? dropout_->Forward(ctx, act_, mode) : act_, mode);
 }
 
 Tensor GeluMlp::Backward(Context& ctx, const Tensor& dy) {
-  const Tensor dact = fc2_->Backward(ctx, dy);
+  Tensor dact = fc2_->Backward(ctx, dy);
+  if (dropout_) dact = dropout_->Backward(ctx, dact);
   EnsureShape(dpre_, pre_.shape());
   EltwiseBackward(ctx, alg_, 0.0f, pre_, dact, dpre_);
   return fc1_->Backward(ctx, dpre_);

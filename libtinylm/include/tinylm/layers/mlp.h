@@ -1,11 +1,12 @@
 // Channel mixers.
 //   SwiGLU:   y = W_down( silu(x W_gate^T) * (x W_up^T) ), gate and up fused in one [2F, D] matmul
 //             (rows 0..F-1 gate, F..2F-1 up).
-//   GeluMlp:  y = fc2( gelu(fc1 x) ), with biases; gelu exact (erf) or tanh approximation.
+//   GeluMlp:  y = fc2( dropout(gelu(fc1 x)) ), with biases; gelu exact (erf) or tanh approximation.
 #pragma once
 #include <memory>
 
 #include "tinylm/layer.h"
+#include "tinylm/layers/elementwise.h"
 #include "tinylm/layers/linear.h"
 
 namespace tinylm {
@@ -31,7 +32,7 @@ class GeluMlp : public Layer {
  public:
   GeluMlp(ParamStore& store, const std::string& name, int64_t dim, int64_t hidden,
           GeluKind kind = GeluKind::kErf, bool bias = true, float init_std = 0.02f,
-          ProjectionFactory projection = nullptr);
+          ProjectionFactory projection = nullptr, float hidden_dropout = 0.0f);
   std::string type() const override { return "gelu_mlp"; }
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
   Tensor Backward(Context& ctx, const Tensor& dy) override;
@@ -40,6 +41,7 @@ class GeluMlp : public Layer {
  private:
   dnnl::algorithm alg_;
   LayerPtr fc1_, fc2_;
+  std::unique_ptr<Layer> dropout_;  // on the hidden activations, or null
   Tensor pre_, act_, dpre_;
 };
 
