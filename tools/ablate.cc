@@ -142,6 +142,7 @@ int Main(int argc, char** argv) {
     std::printf("%s: %s\n", cmp.name.c_str(), cmp.description.empty() ? "(no description)" : cmp.description.c_str());
     if (baseline) {
       cmp.changes = DiffSpecs(baseline->spec, variant.spec);
+      cmp.same_tokenizer = baseline->tokenizer->Save() == variant.tokenizer->Save();
       std::printf("\nChanges against the baseline (%s):\n", rs.chain()[1].path.c_str());
       if (cmp.changes.empty()) std::printf("  (none: variant and baseline are identical)\n");
       for (const auto& l : cmp.changes) std::printf("  %s\n", l.c_str());

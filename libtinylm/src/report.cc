@@ -53,6 +53,7 @@ struct Metric {
   std::function<double(const proto::RunSummary&)> get;
   int decimals;
   bool lower_is_better;
+  bool per_token = false;  // meaningless across different tokenizers
 };
 
 std::vector<Metric> Metrics(const Comparison& c) {
@@ -61,9 +62,9 @@ std::vector<Metric> Metrics(const Comparison& c) {
       {"tokens seen", [](const proto::RunSummary& r) { return static_cast<double>(r.tokens()); }, 0, true},
       {"wall time (s)", [](const proto::RunSummary& r) { return r.wall_seconds(); }, 1, true},
       {"train tokens/s", [](const proto::RunSummary& r) { return r.train_tokens_per_sec(); }, 0, false},
-      {"val loss (nats/token)", [](const proto::RunSummary& r) { return r.val_loss(); }, 4, true},
+      {"val loss (nats/token)", [](const proto::RunSummary& r) { return r.val_loss(); }, 4, true, true},
       {"val bits/byte", [](const proto::RunSummary& r) { return r.val_bpb(); }, 4, true},
-      {"val accuracy", [](const proto::RunSummary& r) { return r.val_accuracy(); }, 4, false},
+      {"val accuracy", [](const proto::RunSummary& r) { return r.val_accuracy(); }, 4, false, true},
       {"sample repetition", [](const proto::RunSummary& r) { return r.repetition(); }, 3, true},
   };
   // Evaluator metrics (plugins), in name order; direction guessed from the name for labels.
@@ -132,7 +133,8 @@ std::vector<std::vector<std::string>> Rows(const Comparison& c) {
       if (d.half_width >= 0) {
         diff += " [" + Signed(d.mean - d.half_width, m.decimals) + ", " + Signed(d.mean + d.half_width, m.decimals) + "]";
         const bool sig = d.mean - d.half_width > 0 || d.mean + d.half_width < 0;
-        if (sig) diff += (d.mean < 0) == m.lower_is_better ? "  better" : "  worse";
+        if (m.per_token && !c.same_tokenizer) diff += "  (per token: tokenizers differ)";
+        else if (sig) diff += (d.mean < 0) == m.lower_is_better ? "  better" : "  worse";
       } else {
         diff += " [n/a: 1 seed]";
       }
@@ -154,6 +156,7 @@ std::string Pad(const std::string& s, size_t w) { return s + std::string(w > Wid
 
 std::string ComparisonTable(const Comparison& c) {
   const auto rows = Rows(c);
+  const std::string note = c.same_tokenizer ? "" : "Tokenizers differ: per-token loss and accuracy are not comparable; compare bits per byte.\n";
   std::vector<size_t> w(rows[0].size(), 0);
   for (const auto& r : rows)
     for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], Width(r[i]));
@@ -166,7 +169,7 @@ std::string ComparisonTable(const Comparison& c) {
       out += "\n";
     }
   }
-  return out;
+  return out + note;
 }
 
 std::string CurvesSvg(const Comparison& c) {
@@ -255,6 +258,8 @@ std::string ReportMarkdown(const Comparison& c, const std::string& command) {
     md += "| " + absl::StrJoin(rows[k], " | ") + " |\n";
     if (k == 0) md += "|" + absl::StrJoin(std::vector<std::string>(rows[k].size(), "---"), "|") + "|\n";
   }
+  if (!c.same_tokenizer)
+    absl::StrAppend(&md, "\n**Tokenizers differ**: per-token loss and accuracy are not comparable; compare bits per byte.\n");
   absl::StrAppend(&md, "\nMeans ± standard deviation over seeds; the difference is paired by seed with a 95% "
                        "Student-t interval (\"better\"/\"worse\" only when the interval excludes 0). Validation loss "
                        "and bits per byte are unweighted cross-entropy; bits per byte divide by the UTF-8 bytes "

@@ -28,6 +28,9 @@ struct Comparison {
   std::vector<std::string> changes;  // "path: old -> new"
   std::string baseline_params, variant_params;  // per-layer tables
   std::vector<proto::RunSummary> baseline, variant;  // same seed order; baseline empty = single
+  // False when the tokenizer changes: per-token loss and accuracy are then not comparable
+  // (the table says so and labels only bits per byte).
+  bool same_tokenizer = true;
 };
 
 // The table printed by ablate.
