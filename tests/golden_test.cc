@@ -67,7 +67,7 @@ void CheckGolden(const std::string& file, const proto::ModelSpec& spec, int64_t 
     EXPECT_LE(MaxRelErr(p->grad.f32(), want.f32(), p->numel()), 2e-5) << "gradient of " << p->name;
     ++checked;
   }
-  const int final_norm_params = spec.final_norm().has_layernorm() ? 2 : 1;
+  const int final_norm_params = !spec.has_final_norm() ? 0 : spec.final_norm().has_layernorm() ? 2 : 1;
   EXPECT_EQ(checked, 1 + final_norm_params + params_per_block * spec.block().count());
 
   // 10 AdamW steps on the same batch with the golden's schedule and settings.
@@ -110,6 +110,12 @@ TEST(Golden, MicroMixer1M) {
   ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &spec));
   ASSERT_EQ(text.find("0.1"), std::string::npos) << text;
   CheckGolden("micromixer_1m.bin", spec, 256, 967584, /*params_per_block=*/12);
+}
+
+// The delta LM (284k) from its spec file: 8 plugin blocks of 15 parameters each, no final norm.
+TEST(Golden, DeltaLm284k) {
+  const ResolvedSpec rs = LoadSpec(std::string(TINYLM_SOURCE_DIR) + "/ablations/delta_lm_284k.pbtxt");
+  CheckGolden("delta_lm_284k.bin", rs.variant().model(), 256, 284184, /*params_per_block=*/15);
 }
 
 }  // namespace

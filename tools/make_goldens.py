@@ -11,7 +11,9 @@ The models are written here from their definitions, independently of the C++ cod
   RMSNorm eps 1e-6, tied embeddings, vocab 2,111 = 1,323,360 parameters
   (ablations/tmlm_haiku.pbtxt; the test builds its model from that file);
 - micromixer_1m: MicroMixer-1 exactly as seed_systems.md section 5 defines it (H 224, C 576,
-  3 layers, h 64, quirky embedding RoPE, LayerNorm, tied) = 967,584 parameters, dropout off.
+  3 layers, h 64, quirky embedding RoPE, LayerNorm, tied) = 967,584 parameters, dropout off;
+- delta_lm_284k: the delta LM (seed_systems.md section 2, option A: running-mean memory, delta
+  on), d 64, 8 blocks, tied = 284,184 parameters.
 Computation is float64, so the goldens carry no fp32 error of their own.
 
 Parameters are initialised by a counter-based generator that the C++ test reproduces bit for
@@ -206,6 +208,48 @@ def micromixer_forward(P, ids, L=3):
     return x @ P["embed.weight"].t()
 
 
+def delta_shapes(d=64, blocks=8, V=256):
+    shapes = {"embed.weight": (V, d)}
+    for i in range(blocks):
+        p = "blocks.%d.0." % i
+        shapes[p + "ln1.weight"] = (d,)
+        shapes[p + "ln1.bias"] = (d,)
+        shapes[p + "qkv.weight"] = (3 * d, d)
+        shapes[p + "qkv.bias"] = (3 * d,)
+        shapes[p + "out.weight"] = (d, d)
+        shapes[p + "out.bias"] = (d,)
+        shapes[p + "ln2.weight"] = (d,)
+        shapes[p + "ln2.bias"] = (d,)
+        shapes[p + "ffn.fc1.weight"] = (2 * d, d)
+        shapes[p + "ffn.fc1.bias"] = (2 * d,)
+        shapes[p + "ffn.fc2.weight"] = (d, 2 * d)
+        shapes[p + "ffn.fc2.bias"] = (d,)
+        shapes[p + "alpha"] = (1,)
+        shapes[p + "gamma1"] = (1,)
+        shapes[p + "gamma2"] = (1,)
+    return shapes
+
+
+def delta_forward(P, ids, blocks=8):
+    """The delta LM block, seed_systems.md section 2 option A (running-mean memory, delta on)."""
+    ln = torch.nn.functional.layer_norm
+    gelu = torch.nn.functional.gelu
+    x = P["embed.weight"][ids]
+    d, T = x.shape[-1], x.shape[1]
+    for i in range(blocks):
+        p = "blocks.%d.0." % i
+        h = ln(x, (d,), P[p + "ln1.weight"], P[p + "ln1.bias"], 1e-5)
+        q, k, v = (h @ P[p + "qkv.weight"].t() + P[p + "qkv.bias"]).split(d, -1)
+        kv = k * v
+        C = kv.cumsum(1) / torch.arange(1, T + 1, dtype=torch.float64)[None, :, None]
+        Cprev = torch.cat([torch.zeros_like(C[:, :1]), C[:, :-1]], dim=1)
+        r = torch.sigmoid(q) * (C + P[p + "alpha"] * (kv - Cprev))
+        x = x + P[p + "gamma1"] * (r @ P[p + "out.weight"].t() + P[p + "out.bias"])
+        f = gelu(ln(x, (d,), P[p + "ln2.weight"], P[p + "ln2.bias"], 1e-5) @ P[p + "ffn.fc1.weight"].t() + P[p + "ffn.fc1.bias"])
+        x = x + P[p + "gamma2"] * (f @ P[p + "ffn.fc2.weight"].t() + P[p + "ffn.fc2.bias"])
+    return x @ P["embed.weight"].t()
+
+
 def make(path, qk_norm, cfg=None, seed=1234, B=2, T=32, shapes=None, forward_fn=None):
     cfg = cfg or Cfg()
     shapes = shapes or param_shapes(cfg, qk_norm)
@@ -259,3 +303,4 @@ if __name__ == "__main__":
     make(os.path.join(d, "transformer_1m_qknorm.bin"), qk_norm=True)
     make(os.path.join(d, "tmlm_haiku.bin"), qk_norm=True, cfg=Cfg(vocab=2111, d=160, layers=6, heads=4, ffn=128, eps=1e-6))
     make(os.path.join(d, "micromixer_1m.bin"), qk_norm=False, shapes=micromixer_shapes(), forward_fn=micromixer_forward)
+    make(os.path.join(d, "delta_lm_284k.bin"), qk_norm=False, shapes=delta_shapes(), forward_fn=delta_forward)
