@@ -4,6 +4,8 @@
 #include <google/protobuf/text_format.h>
 
 #include <cmath>
+#include <cstring>
+#include <set>
 
 #include "layer_harness.h"
 #include "tinylm/plugin_manager.h"
@@ -56,6 +58,43 @@ TEST(DeltaBlock, AllModesAgainstTheReference) {
                   s, [=](const ref::Vec& x, const ref::Params& p) { return DeltaRef(x, b, t, d, m.decay, m.delta, p); }});
     }
   }
+}
+
+}  // namespace
+}  // namespace tinylm::testing
+
+namespace tinylm::testing {
+namespace {
+
+// The post's data option: non-overlapping, aligned records, each once per epoch, seeded order.
+TEST(RecordBatches, NonOverlappingRecordsOncePerEpoch) {
+  PluginManager::Global().Load("delta_lm");
+  TokenStream s;
+  for (int i = 0; i < 2570; ++i) s.tokens.push_back(i);  // token value = position
+  proto::DataMixerSpec spec;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString("[tinylm.plugins.records] { length: 11 }", &spec));
+  const auto* ext = SetExtension(spec);
+  const auto& cfg = spec.GetReflection()->GetMessage(spec, ext);
+  const auto* entry = PluginManager::Global().FindMixer(ext->full_name());
+  auto mixer = PluginManager::Global().MakeMixer(*entry, cfg, {&s, 10});
+  EXPECT_THROW(PluginManager::Global().MakeMixer(*entry, cfg, {&s, 12}), std::invalid_argument);
+  const int64_t records = 2570 / 11, rows = 4;
+  std::set<int32_t> seen;
+  Batch b{Tensor::Empty({rows, 10}, DType::kS32), Tensor::Empty({rows, 10}, DType::kS32), Tensor()};
+  for (int64_t step = 0; step * rows < records - rows; ++step) {
+    mixer->Mix(9, step, &b);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int32_t start = b.inputs.s32()[r * 10];
+      EXPECT_EQ(start % 11, 0);  // aligned to a record
+      EXPECT_TRUE(seen.insert(start).second) << "record " << start << " repeated within the epoch";
+      for (int i = 0; i < 10; ++i) EXPECT_EQ(b.targets.s32()[r * 10 + i], start + i + 1);
+    }
+  }
+  Batch again{Tensor::Empty({rows, 10}, DType::kS32), Tensor::Empty({rows, 10}, DType::kS32), Tensor()};
+  auto other = PluginManager::Global().MakeMixer(*entry, cfg, {&s, 10});
+  other->Mix(9, 3, &again);
+  mixer->Mix(9, 3, &b);
+  EXPECT_EQ(0, std::memcmp(b.inputs.raw(), again.inputs.raw(), b.inputs.bytes()));
 }
 
 }  // namespace

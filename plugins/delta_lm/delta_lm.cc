@@ -15,6 +15,7 @@
 #include "tinylm/layers/mlp.h"
 #include "tinylm/ops.h"
 #include "tinylm/plugin.h"
+#include "tinylm/rng.h"
 
 namespace {
 
@@ -219,7 +220,61 @@ class DeltaBlock : public Layer {
   Tensor x_, qkv_out_, mem_, read_, o_, x1_, ffn_out_, y_, dx1_, dqkv_, dscaled_, dx_;
 };
 
+// Non-overlapping records in a seeded random order per epoch (Fisher-Yates on counter draws, so
+// the order is a pure function of (seed, epoch) and resumed runs see the same records).
+class RecordBatches : public DataMixer {
+ public:
+  RecordBatches(const TokenStream* stream, int64_t length)
+      : stream_(stream), length_(length), records_(static_cast<int64_t>(stream->tokens.size()) / length) {
+    if (records_ < 1) throw std::invalid_argument("the stream is shorter than one record");
+  }
+  void Mix(uint64_t seed, uint64_t step, Batch* b) const override {
+    const int64_t rows = b->inputs.dim(0), t = b->inputs.dim(1);
+    if (t + 1 != length_) throw std::invalid_argument("record length must be seq_len + 1");
+    b->weights = Tensor();  // plain loss on every target
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t g = static_cast<int64_t>(step) * rows + r;
+      const int32_t* p = stream_->tokens.data() + Order(seed, g / records_)[g % records_] * length_;
+      for (int64_t i = 0; i < t; ++i) {
+        b->inputs.s32()[r * t + i] = p[i];
+        b->targets.s32()[r * t + i] = p[i + 1];
+      }
+    }
+  }
+
+ private:
+  const std::vector<int64_t>& Order(uint64_t seed, int64_t epoch) const {
+    if (order_seed_ != seed || order_epoch_ != epoch || order_.empty()) {
+      order_.resize(records_);
+      for (int64_t i = 0; i < records_; ++i) order_[i] = i;
+      for (int64_t i = records_ - 1; i > 0; --i)
+        std::swap(order_[i], order_[CounterBits(seed, 0x7265636f7264ULL + epoch, i) % (i + 1)]);
+      order_seed_ = seed;
+      order_epoch_ = epoch;
+    }
+    return order_;
+  }
+  const TokenStream* stream_;
+  int64_t length_, records_;
+  mutable std::vector<int64_t> order_;  // the current epoch's permutation (cache)
+  mutable uint64_t order_seed_ = 0;
+  mutable int64_t order_epoch_ = -1;
+};
+
 void Register(PluginRegistrar& r) {
+  r.AddDataMixer(
+      "tinylm.plugins.records",
+      [](const ConfigMessage& c, const MixerContext& ctx) -> std::unique_ptr<DataMixer> {
+        const int64_t length = static_cast<const plugins::RecordBatchesConfig&>(c).length();
+        if (!ctx.pretrain) throw std::invalid_argument("records need a pretraining stream");
+        if (length != ctx.seq_len + 1)
+          throw std::invalid_argument("record length " + std::to_string(length) + " must be seq_len + 1 = " +
+                                      std::to_string(ctx.seq_len + 1));
+        return std::make_unique<RecordBatches>(ctx.pretrain, length);
+      },
+      [](const ConfigMessage& c) -> std::string {
+        return static_cast<const plugins::RecordBatchesConfig&>(c).length() >= 2 ? "" : "length: must be at least 2";
+      });
   r.AddLayer(
       "tinylm.plugins.delta_block",
       [](const ConfigMessage& c, const LayerBuildContext& ctx) -> LayerPtr {
@@ -230,4 +285,4 @@ void Register(PluginRegistrar& r) {
 
 }  // namespace
 
-TINYLM_PLUGIN("delta_lm", "0.1.0", "byte-level delta LM: cumulative-memory + delta blocks", Register)
+TINYLM_PLUGIN("delta_lm", "0.2.0", "byte-level delta LM: cumulative-memory + delta blocks, record batches", Register)
