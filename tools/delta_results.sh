@@ -4,7 +4,7 @@
 #   tools/delta_results.sh [extra ablate options]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-for a in delta_off delta_decay delta_vs_attention; do
+for a in delta_off delta_decay delta_vs_attention delta_records; do
   build/tools/ablate "ablations/$a.pbtxt" --out runs/delta_results "$@"
 done
 build/tools/ablate ablations/delta_lm_1m.pbtxt --out runs/delta_results "$@"
