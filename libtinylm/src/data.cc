@@ -81,7 +81,10 @@ std::string StringMember(const google::protobuf::Value& v, const std::string& fi
 
 std::vector<Document> LoadDocuments(const proto::DataSource& src, const std::string& data_dir) {
   const std::string path = data_dir + "/" + src.path();
-  const std::string bytes = ReadFileBytes(path);
+  return ParseDocuments(src, ReadFileBytes(path), path);
+}
+
+std::vector<Document> ParseDocuments(const proto::DataSource& src, const std::string& bytes, const std::string& path) {
   std::vector<Document> docs;
   switch (src.format()) {
     case proto::DataSource::TEXT_EOT:

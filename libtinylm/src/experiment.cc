@@ -285,8 +285,9 @@ class Preparer {
         Fail(sp + ".format", "an sft stage needs PROMPT_RESPONSE records");
       std::vector<Document> docs;
       try {
-        docs = LoadDocuments(src, data_dir_);
-        const std::string bytes = ReadFileBytes(data_dir_ + "/" + src.path());
+        const std::string file = data_dir_ + "/" + src.path();
+        const std::string bytes = ReadFileBytes(file);
+        docs = ParseDocuments(src, bytes, file);
         e->data_hash = Fnv64(bytes.data(), bytes.size(), e->data_hash ? e->data_hash : 1469598103934665603ULL);
       } catch (const std::runtime_error& err) {
         Fail(sp + ".path", err.what());

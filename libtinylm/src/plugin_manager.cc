@@ -368,17 +368,6 @@ const PluginManager::Entry<EvaluatorFactory>* PluginManager::FindEvaluator(const
   return FindIn(state_->evaluators, e);
 }
 
-void PluginManager::UnregisterAll() {
-  std::lock_guard<std::mutex> g(state_->mu);
-  state_->layers.clear();
-  state_->tokenizers.clear();
-  state_->weightings.clear();
-  state_->mixers.clear();
-  state_->evaluators.clear();
-  state_->libs.clear();
-  state_->plugins.clear();
-}
-
 long PluginManager::LibraryUseCount(const std::string& name) const {
   std::lock_guard<std::mutex> g(state_->mu);
   auto it = state_->libs.find(name);

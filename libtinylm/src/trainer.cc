@@ -98,8 +98,8 @@ EvalResult EvaluateChat(Context& ctx, LanguageModel& model, const Tokenizer& tok
                         int64_t batch, int64_t max_tokens) {
   EvalAccumulator acc;
   Batch b;
+  ex.Sample(0, 0, 0, batch, &b);  // allocates the [batch, seq] tensors once; rows are refilled below
   for (int64_t e0 = 0; e0 < ex.size() && acc.count < max_tokens; e0 += batch) {
-    ex.Sample(0, 0, 0, batch, &b);  // allocates the [batch, seq] tensors
     for (int64_t r = 0; r < batch; ++r) {
       ex.Fill(std::min(e0 + r, ex.size() - 1), r, &b);
       if (e0 + r >= ex.size())
@@ -263,8 +263,8 @@ class Run {
       // Weightings first, then the mixer: rows a mixer brings in (pretrain replay) keep the
       // plain, unweighted loss.
       if (!st.weightings.empty()) {
-        if (!batch.weights.defined()) {
-          batch.weights = Tensor::Empty(batch.targets.shape());
+        if (!batch.weights.defined()) {  // streams carry no mask: start from ones, in a reused buffer
+          batch.weights = EnsureShape(ones_weights_, batch.targets.shape());
           batch.weights.Fill(1.0f);
         }
         for (const auto& w : st.weightings) w->Apply(batch, batch.weights);
@@ -396,6 +396,7 @@ class Run {
   int64_t global_step_ = 0, tokens_ = 0, adam_steps_ = 0, total_steps_left_ = 0;
   double wall_before_ = 0, train_seconds_ = 0;
   int64_t trained_tokens_ = 0;  // in this process (not before a resume)
+  Tensor ones_weights_;         // weights buffer for stages whose batches carry none
   bool summary_curves_from_metrics_ = false;
   std::chrono::steady_clock::time_point start_;
 };

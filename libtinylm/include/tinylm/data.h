@@ -27,6 +27,8 @@ struct Document {
 // Reads one source. Throws std::runtime_error "<file>[:line]: reason" for a missing file, a
 // malformed JSON line or a missing member. May return zero documents (the caller decides).
 std::vector<Document> LoadDocuments(const proto::DataSource& src, const std::string& data_dir);
+// The same from bytes already read from `path` (callers that also hash the file read it once).
+std::vector<Document> ParseDocuments(const proto::DataSource& src, const std::string& bytes, const std::string& path);
 
 // Drops documents sharing a line (>= 60 chars, trimmed) with any of `held_out`.
 // Returns how many were dropped.

@@ -79,9 +79,6 @@ class PluginManager {
   const Entry<MixerFactory>* FindMixer(const std::string& extension) const;
   const Entry<EvaluatorFactory>* FindEvaluator(const std::string& extension) const;
 
-  // Drops the registry's references (objects already created keep their libraries loaded).
-  void UnregisterAll();
-
   // Objects created through these hold a reference to the plugin's library.
   LayerPtr MakeLayer(const LayerEntry& e, const ConfigMessage& cfg, const LayerBuildContext& ctx) const;
   std::unique_ptr<Tokenizer> MakeTokenizer(const TokenizerEntry& e, const ConfigMessage& cfg,
