@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Reproduces docs/results/delta.md: the delta LM ablations at 2M tokens, 2 seeds (the 284k
-# baseline trains once per seed, shared through the run cache), and the 1.09M model.
+# baseline trains once per seed, shared through the run cache), options B and C of the block,
+# and the 1.09M model.
 #   tools/delta_results.sh [extra ablate options]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-for a in delta_off delta_decay delta_vs_attention delta_records; do
+for a in delta_off delta_decay delta_vs_attention delta_records delta_option_b delta_option_c; do
   build/tools/ablate "ablations/$a.pbtxt" --out runs/delta_results "$@"
 done
 build/tools/ablate ablations/delta_lm_1m.pbtxt --out runs/delta_results "$@"
