@@ -1,5 +1,6 @@
 // Google Benchmark: forward and backward of every core layer at the shapes of the 1M model
-// (B 32 x T 256, d 128), and one full training step of the 1,006,976-parameter transformer.
+// (B 32 x T 256, d 128), one full training step of the 1,006,976-parameter transformer, and its
+// batch-1 generation through the decode state (KV cache).
 //   ./build/bench/tinylm_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
@@ -13,6 +14,7 @@
 #include "tinylm/layers/linear.h"
 #include "tinylm/layers/mlp.h"
 #include "tinylm/layers/rmsnorm.h"
+#include "tinylm/generate.h"
 #include "tinylm/model.h"
 #include "tinylm/rng.h"
 
@@ -114,6 +116,27 @@ void BM_TrainStep_Transformer1M(benchmark::State& state) {
                                                   benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_TrainStep_Transformer1M)->Arg(0)->Arg(1)->ArgName("qk_norm")->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
+
+// Batch-1 generation with the 1M transformer: a one-token prompt, then 255 sampled tokens (the
+// whole context), each one decode step through the KV cache.
+void BM_Generate_Transformer1M(benchmark::State& state) {
+  proto::TransformerConfig c;
+  c.set_tie_embeddings(true);
+  auto model = BuildTransformer(c);
+  model->store().Allocate(1);
+  const ByteTokenizer tok({});
+  SamplingOptions opt;
+  opt.max_tokens = static_cast<int>(kT) - 1;
+  opt.stop_at_end_of_text = false;
+  Context& ctx = Ctx();
+  int64_t generated = 0;
+  for (auto _ : state) {
+    const std::vector<int32_t> out = Generate(ctx, *model, tok, {'T'}, opt);
+    generated += static_cast<int64_t>(out.size());
+  }
+  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(generated), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Generate_Transformer1M)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
 
 }  // namespace
 }  // namespace tinylm

@@ -162,6 +162,29 @@ TEST(DeltaBlock, EveryOptionHasThePostsBlockSize) {
       }
 }
 
+// glorot_init draws each Dense(in -> out) with std sqrt(2 / (in + out)); otherwise the model's.
+TEST(DeltaBlock, GlorotInitScalesEachDense) {
+  PluginManager::Global().Load("delta_lm");
+  const auto weight_std = [](const std::string& text, const std::string& param) {
+    ParamStore store;
+    LayerPtr layer = BuildLayer(BlockSpec(text), {&store, 64, 256, "m", "m", 0.02f});
+    store.Allocate(3);
+    for (const Param* p : layer->Params())
+      if (p->name == param) {
+        double s = 0;
+        for (int64_t i = 0; i < p->numel(); ++i) s += static_cast<double>(p->value.f32()[i]) * p->value.f32()[i];
+        return std::sqrt(s / p->numel());
+      }
+    ADD_FAILURE() << "no parameter " << param;
+    return 0.0;
+  };
+  EXPECT_NEAR(weight_std("option: A", "m.qkv.weight"), 0.02, 0.001);
+  EXPECT_NEAR(weight_std("option: A glorot_init: true", "m.qkv.weight"), std::sqrt(2.0 / 128), 0.005);
+  EXPECT_NEAR(weight_std("option: C glorot_init: true", "m.ffn.fc1.weight"), std::sqrt(2.0 / 320), 0.003);
+  EXPECT_NEAR(weight_std("option: B glorot_init: true", "m.gates.weight"), std::sqrt(2.0 / 65), 0.02);
+  EXPECT_NEAR(weight_std("option: B glorot_init: true", "m.ffn2.fc2.weight"), std::sqrt(2.0 / 128), 0.005);
+}
+
 // Option B has no scalars to initialise: saying so is an error naming the field.
 TEST(DeltaBlock, OptionBRejectsScalarInitialValues) {
   PluginManager::Global().Load("delta_lm");

@@ -4,8 +4,11 @@
 (d 128, 5 layers, 4 heads, SwiGLU 336, RMSNorm, RoPE, tied), batch 32 x 256, AdamW, clip 1.0.
 
     /usr/bin/python3 tools/bench_torch.py [--qk-norm] [--steps 10] [--bf16]
+    /usr/bin/python3 tools/bench_torch.py --generate
 
-Uses torch.set_num_threads(2), fp32 (or bf16 autocast). Prints tokens/s.
+Uses torch.set_num_threads(2), fp32 (or bf16 autocast). Prints tokens/s. --generate times
+naive batch-1 generation instead (bench BM_Generate_Transformer1M): a one-token prompt, then
+255 sampled tokens, each a full forward of the sequence so far (no KV cache), in no_grad.
 """
 import argparse
 import time
@@ -73,9 +76,10 @@ class Model(nn.Module):
         self.register_buffer("mask", torch.triu(torch.ones(T, T, dtype=torch.bool), 1))
 
     def forward(self, ids):
+        T = ids.shape[1]
         x = self.emb(ids)
         for b in self.blocks:
-            x = b(x, self.cos, self.sin, self.mask)
+            x = b(x, self.cos[:T], self.sin[:T], self.mask[:T, :T])
         return self.norm(x) @ self.emb.weight.t()
 
 
@@ -84,10 +88,13 @@ def main():
     ap.add_argument("--qk-norm", action="store_true")
     ap.add_argument("--bf16", action="store_true")
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--generate", action="store_true")
     a = ap.parse_args()
     torch.manual_seed(0)
     m = Model(a.qk_norm)
     n = sum(p.numel() for p in m.parameters())
+    if a.generate:
+        return generate(m, n)
     opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
     ids = torch.randint(0, 256, (32, 256))
 
@@ -106,6 +113,18 @@ def main():
     dt = (time.perf_counter() - t) / a.steps
     print("torch %s %s: %d params, %.1f ms/step, %.0f tokens/s"
           % (torch.__version__, "bf16" if a.bf16 else "fp32", n, dt * 1e3, 32 * 256 / dt))
+
+
+def generate(m, n):
+    m.eval()
+    with torch.no_grad():
+        ids = torch.tensor([[ord("T")]])
+        t = time.perf_counter()
+        while ids.shape[1] < 256:
+            probs = (m(ids)[:, -1] / 0.8).softmax(-1)
+            ids = torch.cat([ids, torch.multinomial(probs, 1)], dim=1)
+        dt = time.perf_counter() - t
+    print("torch %s fp32 naive generation: %d params, %.0f tokens/s" % (torch.__version__, n, 255 / dt))
 
 
 if __name__ == "__main__":

@@ -2,12 +2,18 @@
 // these factories.
 #pragma once
 
+#include <cmath>
 #include <memory>
 
 #include "delta_lm.pb.h"
 #include "tinylm/plugin.h"
 
 namespace tinylm::delta_lm {
+
+// The init std of a Dense(in -> out) weight in a delta block: Glorot's or the model's.
+inline float DenseInitStd(const LayerBuildContext& ctx, const plugins::DeltaBlockConfig& cfg, int64_t in, int64_t out) {
+  return cfg.glorot_init() ? static_cast<float>(std::sqrt(2.0 / static_cast<double>(in + out))) : ctx.init_std;
+}
 
 // Option A: memory of k * v read through sigmoid(q) (memory_delta_block.cc).
 LayerPtr MakeMemoryDeltaBlock(const LayerBuildContext& ctx, const plugins::DeltaBlockConfig& cfg);

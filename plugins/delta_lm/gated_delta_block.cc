@@ -35,11 +35,11 @@ class GatedDeltaBlock : public Layer {
         decay_(cfg.memory() == DeltaBlockConfig::DECAY),
         delta_(cfg.delta()),
         gates_count_(decay_ || delta_ ? 3 : 2),
-        qkv_(*ctx.store, ctx.name + ".qkv", d_, 3 * d_, true, ctx.init_std),
-        gates_(*ctx.store, ctx.name + ".gates", d_, gates_count_, true, ctx.init_std),
-        out_(*ctx.store, ctx.name + ".out", d_, d_, true, ctx.init_std),
-        ffn1_(*ctx.store, ctx.name + ".ffn1", d_, d_, GeluKind::kErf, true, ctx.init_std),
-        ffn2_(*ctx.store, ctx.name + ".ffn2", d_, d_, GeluKind::kErf, true, ctx.init_std),
+        qkv_(*ctx.store, ctx.name + ".qkv", d_, 3 * d_, true, DenseInitStd(ctx, cfg, d_, d_)),
+        gates_(*ctx.store, ctx.name + ".gates", d_, gates_count_, true, DenseInitStd(ctx, cfg, d_, 1)),
+        out_(*ctx.store, ctx.name + ".out", d_, d_, true, DenseInitStd(ctx, cfg, d_, d_)),
+        ffn1_(*ctx.store, ctx.name + ".ffn1", d_, d_, GeluKind::kErf, true, DenseInitStd(ctx, cfg, d_, d_)),
+        ffn2_(*ctx.store, ctx.name + ".ffn2", d_, d_, GeluKind::kErf, true, DenseInitStd(ctx, cfg, d_, d_)),
         memory_(d_) {}
 
   std::string type() const override { return "delta_block"; }

@@ -23,8 +23,8 @@ class MemoryDeltaBlock : public ScalarGatedBlock {
  public:
   MemoryDeltaBlock(const LayerBuildContext& ctx, const plugins::DeltaBlockConfig& cfg)
       : ScalarGatedBlock(ctx, cfg, 2 * ctx.d_model),
-        qkv_(*ctx.store, ctx.name + ".qkv", d_, 3 * d_, true, ctx.init_std),
-        out_(*ctx.store, ctx.name + ".out", d_, d_, true, ctx.init_std),
+        qkv_(*ctx.store, ctx.name + ".qkv", d_, 3 * d_, true, DenseInitStd(ctx, cfg, d_, d_)),
+        out_(*ctx.store, ctx.name + ".out", d_, d_, true, DenseInitStd(ctx, cfg, d_, d_)),
         memory_(d_) {}
 
   std::string type() const override { return "delta_block"; }

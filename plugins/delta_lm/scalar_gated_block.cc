@@ -1,6 +1,7 @@
 #include "scalar_gated_block.h"
 
 #include "block_math.h"
+#include "delta_blocks.h"
 #include "tinylm/ops.h"
 
 namespace tinylm::delta_lm {
@@ -12,7 +13,7 @@ ScalarGatedBlock::ScalarGatedBlock(const LayerBuildContext& ctx, const DeltaBloc
       cfg_(cfg),
       ln1_(*ctx.store, ctx.name + ".ln1", d_, 1e-5f),
       ln2_(*ctx.store, ctx.name + ".ln2", d_, 1e-5f),
-      ffn_(*ctx.store, ctx.name + ".ffn", d_, ffn_hidden, GeluKind::kErf, true, ctx.init_std) {
+      ffn_(*ctx.store, ctx.name + ".ffn", d_, ffn_hidden, GeluKind::kErf, true, DenseInitStd(ctx, cfg, d_, ffn_hidden)) {
   if (decay()) scalar_ = ctx.store->Declare(ctx.name + ".theta", {1}, Init::Constant(cfg.theta_init()), false);
   else if (cfg.delta()) scalar_ = ctx.store->Declare(ctx.name + ".alpha", {1}, Init::Constant(cfg.alpha_init()), false);
   gamma1_ = ctx.store->Declare(ctx.name + ".gamma1", {1}, Init::Constant(cfg.gamma_init()), false);
