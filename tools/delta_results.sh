@@ -6,10 +6,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 for a in delta_off delta_decay delta_vs_attention delta_records delta_glorot \
-         delta_option_b delta_option_b_glorot delta_option_c delta_option_c_glorot; do
+         delta_option_b delta_option_b_glorot delta_option_c delta_option_c_glorot delta_option_c_mean_only; do
   build/tools/ablate "ablations/$a.pbtxt" --out runs/delta_results "$@"
 done
 build/tools/ablate ablations/delta_lm_1m.pbtxt --out runs/delta_results "$@"
 # Validation bits/byte at equal tokens, every variant against the baseline.
 tools/learning_curves.py runs/delta_results delta_off delta_decay delta_records delta_glorot delta_option_b \
-  delta_option_b_glorot delta_option_c delta_option_c_glorot delta_vs_attention delta_lm_1m
+  delta_option_b_glorot delta_option_c delta_option_c_glorot delta_option_c_mean_only delta_vs_attention delta_lm_1m

@@ -5,7 +5,8 @@
 
 OUT_DIR is ablate's --out folder; each ABLATION is the name of a comparison in it (its
 summary.json names the runs). Prints validation bits per byte (mean over seeds) at every
-evaluation point: the baseline of the first ablation, then each ablation's variant.
+evaluation point, a row per experiment: the baseline of the first ablation, then each
+ablation's variant.
 """
 import json
 import os
@@ -46,12 +47,11 @@ def main():
             columns.append((summary["baseline"][0]["experiment"], mean_curve(out_dir, summary["baseline"])))
         columns.append((summary["variant"][0]["experiment"], mean_curve(out_dir, summary["variant"])))
     points = sorted(set().union(*(c for _, c in columns)))
-    print("| tokens | " + " | ".join(n for n, _ in columns) + " |")
-    print("|---:|" + "---:|" * len(columns))
-    for t in points:
-        cells = ["%.3f" % c[t] if t in c else "" for _, c in columns]
-        print("| %s | %s |" % (format(t, ","), " | ".join(cells)))
-
+    print("| experiment | " + " | ".join("%s tokens" % format(t, ",") for t in points) + " |")
+    print("|---|" + "---:|" * len(points))
+    for name, curve in columns:
+        cells = ["%.3f" % curve[t] if t in curve else "" for t in points]
+        print("| %s | %s |" % (name, " | ".join(cells)))
 
 if __name__ == "__main__":
     main()
