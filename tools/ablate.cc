@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "command_line.h"
 #include "tinylm/experiment.h"
 #include "tinylm/plugin_manager.h"
 #include "tinylm/report.h"
@@ -83,20 +84,8 @@ int Main(int argc, char** argv) {
       ("data-dir", po::value(&data_dir), "data directory (default: $TINYLM_DATA_DIR or ../shared/data)")
       ("list-plugins", "list the plugins on the search path with the components and config messages they register")
       ("set", po::value(&sets)->composing(), "override a spec field for baseline and variant: --set path.to.field=value");
-  po::options_description hidden;
-  hidden.add_options()("spec", po::value(&spec_path));
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("spec", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::cerr << "ablate: " << e.what() << "\n\n" << opts;
-    return 2;
-  }
+  if (!tools::ParseCommandLine(argc, argv, "ablate", opts, "spec", po::value(&spec_path), 1, vm)) return 2;
   if (vm.count("list-plugins")) return ListPlugins();
   if (vm.count("help") || spec_path.empty()) {
     std::cout << opts;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "command_line.h"
 #include "tinylm/checkpoint.h"
 #include "tinylm/generate.h"
 #include "tinylm/spec.h"
@@ -27,20 +28,8 @@ int main(int argc, char** argv) {
       ("seed", po::value(&so.seed)->default_value(1), "sampling seed")
       ("max-tokens", po::value(&so.max_tokens)->default_value(200), "tokens to generate")
       ("threads", po::value(&threads)->default_value(0), "threads (0 = all cores)");
-  po::options_description hidden;
-  hidden.add_options()("checkpoint", po::value(&ckpt));
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("checkpoint", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::cerr << "generate: " << e.what() << "\n\n" << opts;
-    return 2;
-  }
+  if (!tools::ParseCommandLine(argc, argv, "generate", opts, "checkpoint", po::value(&ckpt), 1, vm)) return 2;
   if (vm.count("help") || ckpt.empty()) {
     std::cout << opts;
     return vm.count("help") ? 0 : 2;

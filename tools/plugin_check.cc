@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "command_line.h"
 #include "tinylm/layer_check.h"
 #include "tinylm/plugin_manager.h"
 
@@ -48,20 +49,8 @@ int main(int argc, char** argv) {
       ("batch", po::value(&batch)->default_value(2), "batch of the check input")
       ("seq", po::value(&seq)->default_value(7), "sequence length of the check input")
       ("timing", po::value(&timing)->default_value(10), "timed forward/backward iterations at [8, 64, d] (0: none)");
-  po::options_description hidden;
-  hidden.add_options()("plugin", po::value(&files));
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("plugin", -1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::cerr << "tinylm-plugin-check: " << e.what() << "\n\n" << opts;
-    return 2;
-  }
+  if (!tools::ParseCommandLine(argc, argv, "tinylm-plugin-check", opts, "plugin", po::value(&files), -1, vm)) return 2;
   if (vm.count("help") || (files.empty() && !vm.count("core"))) {
     std::cout << opts;
     return vm.count("help") ? 0 : 2;
