@@ -25,7 +25,7 @@ TEST(AblationSpecs, EveryFileLoadsBuildsAndKeepsItsCount) {
       {"micromixer_300k", 331680},       {"micromixer_500k", 557328},       {"hypermixing_vs_attention", 967686},
       {"delta_lm_284k", 284184},         {"delta_lm_1m", 1092632},          {"delta_option_b", 284184},
       {"delta_option_b_glorot", 284184}, {"delta_option_c", 284184},        {"delta_option_c_glorot", 284184},
-      {"delta_vs_attention", 284160},    {"delta_option_c_vs_attention", 284160}};
+      {"delta_vs_attention", 284160},    {"delta_option_c_vs_attention", 284160}, {"transformer_1m_bitlinear", 1007296}};
   int files = 0;
   std::map<std::string, bool> seen;
   for (const auto& entry : std::filesystem::directory_iterator(std::string(TINYLM_SOURCE_DIR) + "/ablations")) {

@@ -1,0 +1,106 @@
+// BitLinear (b1.58): y = Q_a(N(x)) Q_w(W)^T (+ b), with N the parameter-free RMSNorm, Q_a the
+// per-row 8-bit absmax and Q_w the per-tensor ternary absmean quantiser (quantize.h).
+// Backward is the straight-through estimator of the FAQ code (x + (q(x) - x).detach()): each
+// quantiser passes the gradient unchanged, so
+//   dW = dy^T Q_a(N(x)),  d N(x) = dy Q_w(W),  dx = r (g - N(x) mean(g N(x))),  r = 1 / rms(x).
+// The latent weights stay fp32 and are what the optimiser updates. The matmuls run on the
+// dequantised values in fp32 (oneDNN); a packed ternary inference kernel is separate work.
+#include "bit_linear.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "quantize.h"
+#include "tinylm/ops.h"
+
+namespace tinylm::bitnet {
+
+BitLinear::BitLinear(const LayerBuildContext& ctx, const plugins::BitLinearConfig& cfg)
+    : in_(ctx.in_dim ? ctx.in_dim : ctx.d_model), out_(ctx.out_dim ? ctx.out_dim : ctx.d_model), cfg_(cfg) {
+  if (cfg.activation_bits() < 2 || cfg.activation_bits() > 16)
+    throw std::invalid_argument("activation_bits: must be in 2..16");
+  weight_ = ctx.store->Declare(ctx.name + ".weight", {out_, in_}, Init::Normal(ctx.init_std), true);
+}
+
+std::vector<Param*> BitLinear::Params() const { return {weight_}; }
+
+Shape BitLinear::OutputShape(const Shape& in) const {
+  Shape s = in;
+  s.back() = out_;
+  return s;
+}
+
+Tensor BitLinear::Forward(Context& ctx, const Tensor& x, Mode mode) {
+  if (x.dim(-1) != in_)
+    throw std::invalid_argument("bitlinear: input " + ShapeString(x.shape()) + ", expected last dim " +
+                                std::to_string(in_));
+  const int64_t m = x.numel() / in_;
+  // Normalised input.
+  Tensor normed = x.Reshape({m, in_});
+  if (cfg_.input_norm()) {
+    EnsureShape(normed_, {m, in_});
+    EnsureShape(inv_rms_, {m});
+    const float* px = x.f32();
+    float *pn = normed_.f32(), *pr = inv_rms_.f32();
+#pragma omp parallel for schedule(static) if (m * in_ > 65536)
+    for (int64_t r = 0; r < m; ++r) {
+      double ss = 0;
+      for (int64_t c = 0; c < in_; ++c) ss += static_cast<double>(px[r * in_ + c]) * px[r * in_ + c];
+      const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(in_) + cfg_.norm_eps()));
+      pr[r] = inv;
+      for (int64_t c = 0; c < in_; ++c) pn[r * in_ + c] = px[r * in_ + c] * inv;
+    }
+    normed = normed_;
+  }
+  // Quantised activations and weights (dequantised values).
+  Tensor acts = normed;
+  if (cfg_.quantize_activations()) {
+    EnsureShape(acts_q_, {m, in_});
+    QuantizeActivationRows(normed.f32(), m, in_, cfg_.activation_bits(), acts_q_.f32());
+    acts = acts_q_;
+  }
+  weights_ = weight_->value;
+  if (cfg_.quantize_weights()) {
+    EnsureShape(weights_q_, {out_, in_});
+    QuantizeWeightsTernary(weight_->value.f32(), out_ * in_, weights_q_.f32());
+    weights_ = weights_q_;
+  }
+  EnsureShape(y_, OutputShape(x.shape()));
+  MatmulOptions o;
+  o.trans_b = true;
+  Matmul(ctx, acts, weights_, y_.Reshape({m, out_}), o);
+  if (mode == Mode::kTrain) {
+    x_ = x;
+    normed_used_ = normed;
+    acts_used_ = acts;
+  }
+  return y_;
+}
+
+Tensor BitLinear::Backward(Context& ctx, const Tensor& dy) {
+  const int64_t m = dy.numel() / out_;
+  const Tensor dy2 = dy.Reshape({m, out_});
+  MatmulOptions w;
+  w.trans_a = true;
+  w.accumulate = true;
+  Matmul(ctx, dy2, acts_used_, weight_->grad, w);  // STE through Q_w
+  EnsureShape(dx_, x_.shape());
+  if (!cfg_.input_norm()) {
+    Matmul(ctx, dy2, weights_, dx_.Reshape({m, in_}));  // STE through Q_a
+    return dx_;
+  }
+  EnsureShape(dnormed_, {m, in_});
+  Matmul(ctx, dy2, weights_, dnormed_);  // STE through Q_a
+  const float *pg = dnormed_.f32(), *pn = normed_used_.f32(), *pr = inv_rms_.f32();
+  float* pd = dx_.f32();
+#pragma omp parallel for schedule(static) if (m * in_ > 65536)
+  for (int64_t r = 0; r < m; ++r) {
+    double dot = 0;
+    for (int64_t c = 0; c < in_; ++c) dot += static_cast<double>(pg[r * in_ + c]) * pn[r * in_ + c];
+    const float mean = static_cast<float>(dot / static_cast<double>(in_));
+    for (int64_t c = 0; c < in_; ++c) pd[r * in_ + c] = pr[r] * (pg[r * in_ + c] - pn[r * in_ + c] * mean);
+  }
+  return dx_;
+}
+
+}  // namespace tinylm::bitnet
