@@ -1,5 +1,5 @@
 // Every spec in ablations/ loads (syntax, base chains, plugin configs and their checks) and,
-// where the vocabulary is known without training a tokenizer (bytes), builds in both arms. The
+// where the vocabulary is known without training a tokenizer, builds in both arms. The
 // specs that reproduce a published system keep its exact parameter count.
 #include <gtest/gtest.h>
 
@@ -7,15 +7,23 @@
 #include <map>
 
 #include "tinylm/model.h"
+#include "tinylm/plugin_manager.h"
 #include "tinylm/spec.h"
 
 namespace tinylm::testing {
 namespace {
 
-// Vocabulary of a byte tokenizer spec, or 0 for plugin tokenizers (trained from the data).
-int64_t ByteVocab(const proto::ExperimentSpec& spec) {
-  if (!spec.tokenizer().has_bytes() && spec.tokenizer().ByteSizeLong() > 0) return 0;
-  return 256 + spec.tokenizer().bytes().special_size();
+// Vocabulary of the spec's tokenizer when the spec fixes it: bytes (256 + specials) or a
+// SentencePiece vocab_size; 0 for tokenizers whose size depends on the data (hybrid).
+int64_t KnownVocab(const proto::ExperimentSpec& spec) {
+  const proto::TokenizerSpec& t = spec.tokenizer();
+  if (t.has_bytes() || t.ByteSizeLong() == 0) return 256 + t.bytes().special_size();
+  const auto* ext = SetExtension(t);
+  if (ext && ext->full_name() == "tinylm.plugins.sentencepiece") {
+    const auto& cfg = t.GetReflection()->GetMessage(t, ext);
+    return cfg.GetReflection()->GetInt32(cfg, cfg.GetDescriptor()->FindFieldByName("vocab_size"));
+  }
+  return 0;
 }
 
 TEST(AblationSpecs, EveryFileLoadsBuildsAndKeepsItsCount) {
@@ -25,7 +33,8 @@ TEST(AblationSpecs, EveryFileLoadsBuildsAndKeepsItsCount) {
       {"micromixer_300k", 331680},       {"micromixer_500k", 557328},       {"hypermixing_vs_attention", 967686},
       {"delta_lm_284k", 284184},         {"delta_lm_1m", 1092632},          {"delta_option_b", 284184},
       {"delta_option_b_glorot", 284184}, {"delta_option_c", 284184},        {"delta_option_c_glorot", 284184},
-      {"delta_vs_attention", 284160},    {"delta_option_c_vs_attention", 284160}, {"transformer_1m_bitlinear", 1007296}};
+      {"delta_vs_attention", 284160},    {"delta_option_c_vs_attention", 284160}, {"transformer_1m_bitlinear", 1007296},
+      {"tiny_tiny_stories", 998784}};
   int files = 0;
   std::map<std::string, bool> seen;
   for (const auto& entry : std::filesystem::directory_iterator(std::string(TINYLM_SOURCE_DIR) + "/ablations")) {
@@ -38,7 +47,7 @@ TEST(AblationSpecs, EveryFileLoadsBuildsAndKeepsItsCount) {
     std::vector<const proto::ExperimentSpec*> arms = {&rs.variant()};
     if (rs.has_baseline()) arms.push_back(&rs.baseline());
     for (const proto::ExperimentSpec* arm : arms) {
-      const int64_t vocab = ByteVocab(*arm);
+      const int64_t vocab = KnownVocab(*arm);
       if (vocab == 0) continue;
       std::unique_ptr<LanguageModel> model;
       ASSERT_NO_THROW(model = BuildModel(arm->model(), vocab));
@@ -49,7 +58,7 @@ TEST(AblationSpecs, EveryFileLoadsBuildsAndKeepsItsCount) {
     }
   }
   EXPECT_GE(files, static_cast<int>(exact.size()));
-  EXPECT_EQ(seen.size(), exact.size()) << "a spec with an exact count is missing or not byte-level";
+  EXPECT_EQ(seen.size(), exact.size()) << "a spec with an exact count is missing or its vocabulary is not fixed";
 }
 
 }  // namespace
