@@ -49,7 +49,7 @@ TEST(SentencePieceTokenizer, TrainsToSizeAndRoundTripsExactly) {
   const auto tok = TrainSentencePiece("vocab_size: 192", Corpus());
   EXPECT_EQ(tok->vocab_size(), 192);
   EXPECT_EQ(tok->type(), "sentencepiece");
-  for (const std::string text : {TinyStories(7, 2), std::string("Two  spaces,\nnew lines\n\nand caf\xc3\xa9s."),
+  for (const std::string& text : {TinyStories(7, 2), std::string("Two  spaces,\nnew lines\n\nand caf\xc3\xa9s."),
                                  std::string(" leading and trailing ")}) {
     const std::vector<int32_t> ids = tok->Encode(text);
     EXPECT_EQ(tok->Decode(ids), text);
