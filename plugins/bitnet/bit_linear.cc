@@ -5,6 +5,8 @@
 //   dW = dy^T Q_a(N(x)),  d N(x) = dy Q_w(W),  dx = r (g - N(x) mean(g N(x))),  r = 1 / rms(x).
 // The latent weights stay fp32 and are what the optimiser updates. The matmuls run on the
 // dequantised values in fp32 (oneDNN); a packed ternary inference kernel is separate work.
+// As a fused projection (attention's q/k/v, SwiGLU's gate/up) the scale mean|W| is over the
+// whole fused matrix; separate BitLinears would have one scale per part.
 #include "bit_linear.h"
 
 #include <cmath>
