@@ -144,6 +144,34 @@ TEST(BitLinear, WeightsAreTernary) {
   EXPECT_TRUE(levels.count(0.0f));
 }
 
+// As a fused projection each part has its own scale: with one part's weights 10 times larger,
+// one-hot inputs read -g1, 0, g1 from the first rows and -g2, 0, g2 (g2 = 10 g1) from the rest.
+TEST(BitLinear, FusedPartsAreScaledSeparately) {
+  PluginManager::Global().Load("bitnet");
+  const int64_t d = 16;
+  ParamStore store;
+  LayerBuildContext ctx{&store, d, 64, "m", "m", 0.02f, d, 2 * d};
+  ctx.out_parts = {d, d};
+  LayerPtr layer = BuildLayer(BitLinearSpec(""), ctx);
+  store.Allocate(7);
+  Param* w = store.Find("m.weight");
+  for (int64_t i = d * d; i < 2 * d * d; ++i) w->value.f32()[i] = 10.0f * w->value.f32()[i - d * d];
+  Tensor x = Tensor::Zeros({1, d, d});
+  for (int64_t i = 0; i < d; ++i) x.f32()[i * d + i] = 1.0f;
+  Context c(2, 1);
+  const Tensor y = layer->Forward(c, x, Mode::kEval);  // [1, d, 2d]
+  std::set<float> first, second;
+  for (int64_t r = 0; r < d; ++r)
+    for (int64_t o = 0; o < 2 * d; ++o) (o < d ? first : second).insert(y.f32()[r * 2 * d + o]);
+  ASSERT_EQ(first.size(), 3u);
+  ASSERT_EQ(second.size(), 3u);
+  EXPECT_NEAR(*second.rbegin(), 10.0f * *first.rbegin(), 1e-4f * *second.rbegin());
+  ctx.out_parts = {d, d - 1};
+  ParamStore other;
+  ctx.store = &other;
+  EXPECT_THROW(BuildLayer(BitLinearSpec(""), ctx), std::invalid_argument);
+}
+
 // tiny-tiny-stories (seed_systems.md section 3): every attention and SwiGLU matrix a BitLinear,
 // no biases, tied embedding of the 192-token vocabulary: 998,784 parameters.
 TEST(BitLinear, TinyTinyStoriesParameterCount) {

@@ -57,7 +57,7 @@ TEST_F(Plugins, LoadsAndRegistersEveryKind) {
 
 TEST_F(Plugins, MismatchedOrMalformedPluginsAreRefusedClearly) {
   EXPECT_EQ(LoadError(kDir + "/bad_abi.so"),
-            kDir + "/bad_abi.so: built for plugin ABI 99, but this tinylm has plugin ABI 1: rebuild the plugin against this tinylm");
+            kDir + "/bad_abi.so: built for plugin ABI 99, but this tinylm has plugin ABI 2: rebuild the plugin against this tinylm");
   TempDir dir;
   const std::string junk = dir.Write("junk.so", "this is not a shared object");
   EXPECT_EQ(LoadError(junk).rfind(junk + ": cannot load as a shared library", 0), 0u) << LoadError(junk);
@@ -65,7 +65,7 @@ TEST_F(Plugins, MismatchedOrMalformedPluginsAreRefusedClearly) {
   // A real shared object that is not a plugin.
   const std::string libm = "/lib/x86_64-linux-gnu/libm.so.6";
   if (fs::exists(libm)) {
-    EXPECT_EQ(LoadError(libm), libm + ": not a tinylm plugin (no tinylm_plugin_entry_v1 entry point)");
+    EXPECT_EQ(LoadError(libm), libm + ": not a tinylm plugin (no tinylm_plugin_entry_v2 entry point)");
   }
   try {
     PluginManager::Global().Load("no_such_plugin");

@@ -52,20 +52,22 @@ class Builder {
 
   // Builds `l` as a projection in -> out (attention's q/k/v and output, MLP matrices, heads).
   LayerPtr WithDims(const proto::LayerSpec& l, const std::string& name, const std::string& path, int64_t in,
-                    int64_t out, bool bias) {
+                    int64_t out, bool bias, const std::vector<int64_t>& out_parts = {}) {
     const int64_t saved_in = in_dim_, saved_out = out_dim_;
     const bool saved_bias = proj_bias_;
-    in_dim_ = in, out_dim_ = out, proj_bias_ = bias;
+    std::vector<int64_t> saved_parts = std::move(out_parts_);
+    in_dim_ = in, out_dim_ = out, proj_bias_ = bias, out_parts_ = out_parts;
     LayerPtr layer = Layer(l, name, name, path);
-    in_dim_ = saved_in, out_dim_ = saved_out, proj_bias_ = saved_bias;
+    in_dim_ = saved_in, out_dim_ = saved_out, proj_bias_ = saved_bias, out_parts_ = std::move(saved_parts);
     return layer;
   }
 
   // The projection factory for a `projection` field (null when absent: Linear).
   ProjectionFactory Projection(bool has, const proto::LayerSpec* proj, const std::string& path) {
     if (!has) return nullptr;
-    return [this, proj, path](ParamStore&, const std::string& name, int64_t in, int64_t out, bool bias) {
-      return WithDims(*proj, name, path, in, out, bias);
+    return [this, proj, path](ParamStore&, const std::string& name, int64_t in, int64_t out, bool bias,
+                              const std::vector<int64_t>& out_parts) {
+      return WithDims(*proj, name, path, in, out, bias, out_parts);
     };
   }
 
@@ -229,7 +231,7 @@ class Builder {
       }
     }
     LayerBuildContext bc{&store_, spec_.d_model(), spec_.context(), name, tag, spec_.init_std(),
-                         in_dim_, out_dim_, tokenizer_, vocab_};
+                         in_dim_, out_dim_, tokenizer_, vocab_, out_parts_};
     try {
       return PluginManager::Global().MakeLayer(*entry, cfg, bc);
     } catch (const std::invalid_argument& e) {
@@ -250,6 +252,7 @@ class Builder {
   const Tokenizer* tokenizer_;
   int64_t vocab_;
   int64_t in_dim_ = 0, out_dim_ = 0;  // set while building a projection
+  std::vector<int64_t> out_parts_;     // the projection's fused parts (empty: one)
   bool proj_bias_ = false;
 };
 
@@ -323,7 +326,8 @@ LayerPtr BuildLayer(const proto::LayerSpec& spec, const LayerBuildContext& ctx, 
   m.set_init_std(ctx.init_std);
   Builder b(*ctx.store, m, ctx.tokenizer, ctx.vocab);
   if (ctx.in_dim || ctx.out_dim)
-    return b.WithDims(spec, ctx.name, path, ctx.in_dim ? ctx.in_dim : ctx.d_model, ctx.out_dim ? ctx.out_dim : ctx.d_model, false);
+    return b.WithDims(spec, ctx.name, path, ctx.in_dim ? ctx.in_dim : ctx.d_model,
+                      ctx.out_dim ? ctx.out_dim : ctx.d_model, false, ctx.out_parts);
   return b.Layer(spec, ctx.name, ctx.tag, path);
 }
 

@@ -5,8 +5,8 @@
 //   dW = dy^T Q_a(N(x)),  d N(x) = dy Q_w(W),  dx = r (g - N(x) mean(g N(x))),  r = 1 / rms(x).
 // The latent weights stay fp32 and are what the optimiser updates. The matmuls run on the
 // dequantised values in fp32 (oneDNN); a packed ternary inference kernel is separate work.
-// As a fused projection (attention's q/k/v, SwiGLU's gate/up) the scale mean|W| is over the
-// whole fused matrix; separate BitLinears would have one scale per part.
+// As a fused projection (attention's q/k/v, SwiGLU's gate/up) each part (ctx.out_parts) gets its
+// own scale mean|W|, as the separate BitLinears of the reference model have.
 #include "bit_linear.h"
 
 #include <cmath>
@@ -22,6 +22,10 @@ BitLinear::BitLinear(const LayerBuildContext& ctx, const plugins::BitLinearConfi
   if (cfg.activation_bits() < 2 || cfg.activation_bits() > 16)
     throw std::invalid_argument("activation_bits: must be in 2..16");
   weight_ = ctx.store->Declare(ctx.name + ".weight", {out_, in_}, Init::Normal(ctx.init_std), true);
+  parts_ = ctx.out_parts.empty() ? std::vector<int64_t>{out_} : ctx.out_parts;
+  int64_t rows = 0;
+  for (int64_t p : parts_) rows += p;
+  if (rows != out_) throw std::invalid_argument("bitlinear: fused parts do not add up to the output width");
 }
 
 std::vector<Param*> BitLinear::Params() const { return {weight_}; }
@@ -64,7 +68,11 @@ Tensor BitLinear::Forward(Context& ctx, const Tensor& x, Mode mode) {
   weights_ = weight_->value;
   if (cfg_.quantize_weights()) {
     EnsureShape(weights_q_, {out_, in_});
-    QuantizeWeightsTernary(weight_->value.f32(), out_ * in_, weights_q_.f32());
+    int64_t row = 0;
+    for (const int64_t rows : parts_) {  // one scale per fused part
+      QuantizeWeightsTernary(weight_->value.f32() + row * in_, rows * in_, weights_q_.f32() + row * in_);
+      row += rows;
+    }
     weights_ = weights_q_;
   }
   EnsureShape(y_, OutputShape(x.shape()));

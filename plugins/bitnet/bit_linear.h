@@ -20,6 +20,7 @@ class BitLinear : public Layer {
   int64_t in_, out_;
   plugins::BitLinearConfig cfg_;
   Param* weight_;
+  std::vector<int64_t> parts_;  // output rows per fused part, each with its own weight scale
   Tensor x_, normed_, inv_rms_, acts_q_, weights_q_, y_;
   Tensor normed_used_, acts_used_, weights_;  // what the last forward multiplied
   Tensor dnormed_, dx_;

@@ -50,9 +50,12 @@ class Layer {
 using LayerPtr = std::unique_ptr<Layer>;
 
 // Makes a linear-like projection (in -> out features) named `name`; lets composite layers
-// (attention, MLPs) use another projection type (e.g. BitLinear) without knowing it.
-using ProjectionFactory =
-    std::function<LayerPtr(ParamStore& store, const std::string& name, int64_t in, int64_t out, bool bias)>;
+// (attention, MLPs) use another projection type (e.g. BitLinear) without knowing it. A fused
+// projection (attention's q/k/v, SwiGLU's gate/up) gives the sizes of its parts in `out_parts`
+// (summing to `out`; empty: one matrix), so that a quantised projection can scale each part as
+// the separate matrices it stands for.
+using ProjectionFactory = std::function<LayerPtr(ParamStore& store, const std::string& name, int64_t in, int64_t out,
+                                                 bool bias, const std::vector<int64_t>& out_parts)>;
 
 // Makes `slot` a contiguous tensor of `shape`, reusing its buffer when the shape is unchanged,
 // so steady-state training allocates nothing.

@@ -33,7 +33,7 @@
 // Bumped whenever anything a plugin compiles against changes layout or meaning (this header,
 // Layer, Tokenizer, Tensor, ParamStore, Context). Host and plugin must agree exactly.
 #ifndef TINYLM_PLUGIN_ABI  // (overridable only to test the ABI check)
-#define TINYLM_PLUGIN_ABI 1
+#define TINYLM_PLUGIN_ABI 2
 #endif
 
 namespace tinylm {
@@ -55,6 +55,9 @@ struct LayerBuildContext {
   // The experiment's tokenizer and vocabulary (embedding and head replacements need them).
   const Tokenizer* tokenizer = nullptr;
   int64_t vocab = 0;
+  // As a fused projection (q/k/v, gate/up): the sizes of its parts, summing to out_dim; empty
+  // when the projection is one matrix. (Added in plugin ABI 2.)
+  std::vector<int64_t> out_parts = {};
 };
 using LayerFactory = std::function<LayerPtr(const ConfigMessage& config, const LayerBuildContext& ctx)>;
 

@@ -30,13 +30,14 @@ Attention::Attention(ParamStore& store, const std::string& name, int64_t dim,
   head_dim_ = dim / heads_;
   const int64_t qkv_out = (heads_ + 2 * kv_heads_) * head_dim_;
   const ProjectionFactory project = opt.projection ? opt.projection : LinearProjection(opt.init_std);
-  qkv_ = project(store, name + ".qkv", dim, qkv_out, opt.bias);
+  qkv_ = project(store, name + ".qkv", dim, qkv_out, opt.bias,
+                 {heads_ * head_dim_, kv_heads_ * head_dim_, kv_heads_ * head_dim_});
   if (opt.qk_norm) {
     q_norm_ = std::make_unique<RmsNorm>(store, name + ".q_norm", head_dim_, opt.qk_norm_eps);
     k_norm_ = std::make_unique<RmsNorm>(store, name + ".k_norm", head_dim_, opt.qk_norm_eps);
   }
   if (opt.rope) rope_ = std::make_unique<Rope>(head_dim_, opt.rope_options);
-  proj_ = project(store, name + ".proj", heads_ * head_dim_, dim, opt.bias);
+  proj_ = project(store, name + ".proj", heads_ * head_dim_, dim, opt.bias, {});
 }
 
 std::vector<Param*> Attention::Params() const {

@@ -62,7 +62,8 @@ Tensor Linear::Backward(Context& ctx, const Tensor& dy) {
 }
 
 ProjectionFactory LinearProjection(float init_std) {
-  return [init_std](ParamStore& s, const std::string& name, int64_t in, int64_t out, bool bias) -> LayerPtr {
+  return [init_std](ParamStore& s, const std::string& name, int64_t in, int64_t out, bool bias,
+                    const std::vector<int64_t>&) -> LayerPtr {
     return std::make_unique<Linear>(s, name, in, out, bias, init_std);
   };
 }

@@ -11,8 +11,8 @@ SwiGlu::SwiGlu(ParamStore& store, const std::string& name, int64_t dim, int64_t 
                float init_std, ProjectionFactory projection)
     : hidden_(hidden) {
   const ProjectionFactory project = projection ? projection : LinearProjection(init_std);
-  gate_up_ = project(store, name + ".gate_up", dim, 2 * hidden, bias);
-  down_ = project(store, name + ".down", hidden, dim, bias);
+  gate_up_ = project(store, name + ".gate_up", dim, 2 * hidden, bias, {hidden, hidden});
+  down_ = project(store, name + ".down", hidden, dim, bias, {});
 }
 
 std::vector<Param*> SwiGlu::Params() const {
@@ -70,8 +70,8 @@ GeluMlp::GeluMlp(ParamStore& store, const std::string& name, int64_t dim, int64_
     : alg_(kind == GeluKind::kErf ? dnnl::algorithm::eltwise_gelu_erf
                                   : dnnl::algorithm::eltwise_gelu_tanh) {
   const ProjectionFactory project = projection ? projection : LinearProjection(init_std);
-  fc1_ = project(store, name + ".fc1", dim, hidden, bias);
-  fc2_ = project(store, name + ".fc2", hidden, dim, bias);
+  fc1_ = project(store, name + ".fc1", dim, hidden, bias, {});
+  fc2_ = project(store, name + ".fc2", hidden, dim, bias, {});
   if (hidden_dropout > 0.0f) dropout_ = std::make_unique<Dropout>(name + ".hidden_dropout", hidden_dropout);
 }
 
