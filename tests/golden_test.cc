@@ -40,8 +40,13 @@ double MaxRelErr(const float* a, const float* b, int64_t n) {
   return err / scale;
 }
 
+// Relative tolerances against the float64 goldens.
+struct GoldenTolerance {
+  double logits = 1e-5, loss = 1e-6, grads = 2e-5, losses_after_steps = 1e-5;
+};
+
 void CheckGolden(const std::string& file, const proto::ModelSpec& spec, int64_t vocab, int64_t expected_params,
-                 int params_per_block = 0) {
+                 int params_per_block = 0, const GoldenTolerance& tol = {}) {
   const bool qk_norm = spec.block().layer(0).residual().mixer().attention().qk_norm();
   if (params_per_block == 0) params_per_block = qk_norm ? 8 : 6;
   auto g = ReadGolden(std::string(TINYLM_GOLDEN_DIR) + "/" + file);
@@ -55,16 +60,16 @@ void CheckGolden(const std::string& file, const proto::ModelSpec& spec, int64_t 
   const Tensor& want_logits = g.at("logits");
   model->store().ZeroGrads();
   const Tensor logits = model->Forward(ctx, batch.inputs, Mode::kTrain);
-  EXPECT_LE(MaxRelErr(logits.f32(), want_logits.f32(), logits.numel()), 1e-5) << "logits";
+  EXPECT_LE(MaxRelErr(logits.f32(), want_logits.f32(), logits.numel()), tol.logits) << "logits";
   Tensor dlogits = Tensor::Empty(logits.shape());
   const LossResult loss = CrossEntropy(logits, batch.targets, Tensor(), dlogits);
-  EXPECT_NEAR(loss.loss, g.at("loss").f32()[0], 1e-6 * g.at("loss").f32()[0]) << "loss";
+  EXPECT_NEAR(loss.loss, g.at("loss").f32()[0], tol.loss * g.at("loss").f32()[0]) << "loss";
   model->Backward(ctx, dlogits);
   int checked = 0;
   for (const auto& p : model->store().params()) {
     const Tensor& want = g.at("grad/" + p->name);
     ASSERT_EQ(want.shape(), p->shape) << p->name;
-    EXPECT_LE(MaxRelErr(p->grad.f32(), want.f32(), p->numel()), 2e-5) << "gradient of " << p->name;
+    EXPECT_LE(MaxRelErr(p->grad.f32(), want.f32(), p->numel()), tol.grads) << "gradient of " << p->name;
     ++checked;
   }
   const int final_norm_params = !spec.has_final_norm() ? 0 : spec.final_norm().has_layernorm() ? 2 : 1;
@@ -80,7 +85,8 @@ void CheckGolden(const std::string& file, const proto::ModelSpec& spec, int64_t 
     TrainStep(ctx, *model, opt, batch, ScheduledLr(sched, step), 1.0);
     const Tensor after = model->Forward(ctx, batch.inputs, Mode::kEval);
     const double l = CrossEntropy(after, batch.targets, Tensor(), Tensor()).loss;
-    EXPECT_NEAR(l, want_losses.f32()[step], 1e-5 * want_losses.f32()[step]) << "loss after step " << step + 1;
+    EXPECT_NEAR(l, want_losses.f32()[step], tol.losses_after_steps * want_losses.f32()[step])
+        << "loss after step " << step + 1;
   }
 }
 
@@ -116,6 +122,19 @@ TEST(Golden, MicroMixer1M) {
 TEST(Golden, DeltaLm284k) {
   const ResolvedSpec rs = LoadSpec(std::string(TINYLM_SOURCE_DIR) + "/ablations/delta_lm_284k.pbtxt");
   CheckGolden("delta_lm_284k.bin", rs.variant().model(), 256, 284184, /*params_per_block=*/15);
+}
+
+// tiny-tiny-stories (BitNet b1.58) from its spec file: logits, loss and gradients at the usual
+// tolerances (measured: logits 4.3e-7, gradients at most 8.6e-7). The 10 training steps drift
+// further: after each update some latent weights sit near a ternary rounding boundary, fp32 and
+// the golden's float64 send a few to different levels, and the two trajectories part (measured:
+// at most 8.8e-3 relative over the 10 losses). The optimiser itself is held tightly by the
+// other goldens; here the steps only have to stay on the golden's path.
+TEST(Golden, TinyTinyStories) {
+  const ResolvedSpec rs = LoadSpec(std::string(TINYLM_SOURCE_DIR) + "/ablations/tiny_tiny_stories.pbtxt");
+  GoldenTolerance tol;
+  tol.losses_after_steps = 2e-2;
+  CheckGolden("tiny_tiny_stories.bin", rs.variant().model(), 192, 998784, 6, tol);
 }
 
 }  // namespace

@@ -13,7 +13,11 @@ The models are written here from their definitions, independently of the C++ cod
 - micromixer_1m: MicroMixer-1 exactly as seed_systems.md section 5 defines it (H 224, C 576,
   3 layers, h 64, quirky embedding RoPE, LayerNorm, tied) = 967,584 parameters, dropout off;
 - delta_lm_284k: the delta LM (seed_systems.md section 2, option A: running-mean memory, delta
-  on), d 64, 8 blocks, tied = 284,184 parameters.
+  on), d 64, 8 blocks, tied = 284,184 parameters;
+- tiny_tiny_stories: the 1M transformer shape with every attention and SwiGLU matrix a b1.58
+  BitLinear as the official FAQ code writes it (parameter-free RMSNorm, per-token 8-bit absmax
+  activations, per-matrix ternary absmean weights, straight-through via .detach()), no
+  QK-norm, vocab 192 = 998,784 parameters.
 Computation is float64, so the goldens carry no fp32 error of their own.
 
 Parameters are initialised by a counter-based generator that the C++ test reproduces bit for
@@ -138,6 +142,45 @@ def forward(P, ids, cfg, qk_norm):
         gu = h @ P[p + "1.swiglu.gate_up.weight"].t()
         g, u = gu.split(cfg.ffn, dim=-1)
         x = x + (torch.nn.functional.silu(g) * u) @ P[p + "1.swiglu.down.weight"].t()
+    x = rmsnorm(x, P["final_norm.weight"], cfg.eps)
+    return x @ P["embed.weight"].t()
+
+
+def act_quant(x):
+    s = 127.0 / x.abs().max(dim=-1, keepdim=True).values.clamp(min=1e-5)
+    return (x * s).round().clamp(-128, 127) / s
+
+
+def weight_quant(w):
+    s = 1.0 / w.abs().mean().clamp(min=1e-5)
+    return (w * s).round().clamp(-1, 1) / s
+
+
+def bitlinear(x, w, parts, eps=1e-5):
+    """b1.58 BitLinear; `parts`: row counts of the separate matrices fused in w."""
+    xn = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+    xq = xn + (act_quant(xn) - xn).detach()
+    wq = w + (torch.cat([weight_quant(m) for m in w.split(parts, 0)], 0) - w).detach()
+    return xq @ wq.t()
+
+
+def bitnet_forward(P, ids, cfg):
+    B, T = ids.shape
+    H, hd, d = cfg.heads, cfg.d // cfg.heads, cfg.d
+    x = P["embed.weight"][ids]
+    mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
+    for i in range(cfg.layers):
+        p = "blocks.%d." % i
+        h = rmsnorm(x, P[p + "0.norm.weight"], cfg.eps)
+        q, k, v = bitlinear(h, P[p + "0.attention.qkv.weight"], [d, d, d]).split(d, dim=-1)
+        q, k, v = (t.view(B, T, H, hd).transpose(1, 2) for t in (q, k, v))
+        q, k = rope(q, cfg.base), rope(k, cfg.base)
+        att = ((q @ k.transpose(-1, -2)) / np.sqrt(hd)).masked_fill(mask, float("-inf")).softmax(-1)
+        o = (att @ v).transpose(1, 2).reshape(B, T, d)
+        x = x + bitlinear(o, P[p + "0.attention.proj.weight"], [d])
+        h = rmsnorm(x, P[p + "1.norm.weight"], cfg.eps)
+        g, u = bitlinear(h, P[p + "1.swiglu.gate_up.weight"], [cfg.ffn, cfg.ffn]).split(cfg.ffn, dim=-1)
+        x = x + bitlinear(torch.nn.functional.silu(g) * u, P[p + "1.swiglu.down.weight"], [d])
     x = rmsnorm(x, P["final_norm.weight"], cfg.eps)
     return x @ P["embed.weight"].t()
 
@@ -304,3 +347,6 @@ if __name__ == "__main__":
     make(os.path.join(d, "tmlm_haiku.bin"), qk_norm=True, cfg=Cfg(vocab=2111, d=160, layers=6, heads=4, ffn=128, eps=1e-6))
     make(os.path.join(d, "micromixer_1m.bin"), qk_norm=False, shapes=micromixer_shapes(), forward_fn=micromixer_forward)
     make(os.path.join(d, "delta_lm_284k.bin"), qk_norm=False, shapes=delta_shapes(), forward_fn=delta_forward)
+    tts = Cfg(vocab=192)
+    make(os.path.join(d, "tiny_tiny_stories.bin"), qk_norm=False, cfg=tts,
+         forward_fn=lambda P, ids: bitnet_forward(P, ids, tts))
