@@ -9,7 +9,6 @@ void Register(PluginRegistrar& r) {
   r.AddLayer(
       "tinylm.plugins.bitlinear",
       [](const ConfigMessage& c, const LayerBuildContext& ctx) -> LayerPtr {
-        if (ctx.in_dim && ctx.out_dim == 0) throw std::invalid_argument("bitlinear: projection without an output width");
         return std::make_unique<bitnet::BitLinear>(ctx, static_cast<const plugins::BitLinearConfig&>(c));
       },
       [](const ConfigMessage& c) -> std::string {

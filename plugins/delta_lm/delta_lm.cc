@@ -11,12 +11,10 @@ using plugins::DeltaBlockConfig;
 std::string CheckBlock(const ConfigMessage& c) {
   const auto& cfg = static_cast<const DeltaBlockConfig&>(c);
   if (cfg.option() != DeltaBlockConfig::B) return "";
-  for (const char* field : {"alpha_init", "gamma_init", "theta_init"}) {
-    const auto* f = cfg.GetDescriptor()->FindFieldByName(field);
-    if (cfg.GetReflection()->HasField(cfg, f))
-      return std::string(field) + ": option B has no learned scalars (its gates are Dense(d -> 1) layers)";
-  }
-  return "";
+  const char* field = cfg.has_alpha_init() ? "alpha_init" : cfg.has_gamma_init() ? "gamma_init"
+                      : cfg.has_theta_init() ? "theta_init" : nullptr;
+  if (!field) return "";
+  return std::string(field) + ": option B has no learned scalars (its gates are Dense(d -> 1) layers)";
 }
 
 void Register(PluginRegistrar& r) {

@@ -79,10 +79,9 @@ class GatedDeltaBlock : public Layer {
     // x1 = x + s0 o:  ds0 = <dx1, o> per row, do = s0 dx1.
     RowDots(dx1_, o_, dz, g);
     const Tensor& dr = out_.Backward(ctx, RowScaled(dx1_, s, g, dscaled_));
-    dthird_.resize(rows);
-    const Tensor& dqkv = memory_.Backward(dr, decay_ ? nullptr : dthird_.data(), decay_ ? dthird_.data() : nullptr);
-    if (g == 3)
-      for (int64_t r = 0; r < rows; ++r) dz[r * g + 2] = dthird_[r];
+    // The third gate's gradient lands in its column of dz (none with MEAN memory, delta off).
+    float* dthird = g == 3 ? dz + 2 : nullptr;
+    const Tensor& dqkv = memory_.Backward(dr, decay_ ? nullptr : dthird, decay_ ? dthird : nullptr, g);
     for (int64_t i = 0; i < rows * g; ++i) dz[i] *= s[i] * (1 - s[i]);  // through the sigmoid
     EnsureShape(dx_, dy.shape());
     Add(qkv_.Backward(ctx, dqkv), gates_.Backward(ctx, dgates_), dx_);
@@ -97,15 +96,10 @@ class GatedDeltaBlock : public Layer {
     EnsureShape(gate_values_, z.shape());
     float* s = gate_values_.f32();
     for (int64_t i = 0; i < rows * g; ++i) s[i] = static_cast<float>(Sigmoid(z.f32()[i]));
-    // Per-position delta weight and decay for the memory.
-    alpha_.resize(rows);
-    lambda_.resize(rows);
-    for (int64_t r = 0; r < rows; ++r) {
-      alpha_[r] = decay_ ? (delta_ ? 1.0f : 0.0f) : (delta_ ? s[r * g + 2] : 0.0f);
-      lambda_[r] = decay_ ? s[r * g + 2] : 0.0f;
-    }
-    const Tensor& r = memory_.Forward(qkv_.Forward(ctx, x, mode), alpha_.data(), decay_ ? lambda_.data() : nullptr,
-                                      pos, carried);
+    // The memory's delta weight and decay: the third gate's column, or a constant.
+    const PerPosition third{s + 2, g};
+    const PerPosition alpha = decay_ || !delta_ ? PerPosition{delta_ ? &kOne : &kZero} : third;
+    const Tensor& r = memory_.Forward(qkv_.Forward(ctx, x, mode), alpha, decay_ ? third : PerPosition{}, pos, carried);
     o_ = out_.Forward(ctx, r, mode);
     AddRowScaled(x, s, g, o_, x1_);
     EnsureShape(ffn_sum_, x.shape());
@@ -120,7 +114,7 @@ class GatedDeltaBlock : public Layer {
   Linear qkv_, gates_, out_;
   GeluMlp ffn1_, ffn2_;
   GatedMemory memory_;
-  std::vector<float> alpha_, lambda_, dthird_;
+  static constexpr float kOne = 1.0f, kZero = 0.0f;
   Tensor gate_values_, o_, x1_, ffn_sum_, y_, dgates_, dscaled_, dx1_, dx_;
 };
 

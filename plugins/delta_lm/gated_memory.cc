@@ -4,7 +4,7 @@
 
 namespace tinylm::delta_lm {
 
-const Tensor& GatedMemory::Forward(const Tensor& qkv, const float* alpha, const float* lambda, int64_t pos,
+const Tensor& GatedMemory::Forward(const Tensor& qkv, PerPosition alpha, PerPosition lambda, int64_t pos,
                                    Tensor* carried) {
   const int64_t b = qkv.dim(0), t = qkv.dim(1), d = d_;
   qkv_ = qkv;
@@ -23,7 +23,7 @@ const Tensor& GatedMemory::Forward(const Tensor& qkv, const float* alpha, const 
       const float* qr = pq + row * 3 * d;
       const double kv = static_cast<double>(qr[d + c]) * qr[2 * d + c];
       double ct;
-      if (lambda) {
+      if (lambda.data) {
         ct = lambda[row] * cprev + (1 - lambda[row]) * kv;
       } else {
         const double n = static_cast<double>(pos + ti + 1);
@@ -38,16 +38,17 @@ const Tensor& GatedMemory::Forward(const Tensor& qkv, const float* alpha, const 
   return read_;
 }
 
-const Tensor& GatedMemory::Backward(const Tensor& dread, float* dalpha, float* dlambda) {
+const Tensor& GatedMemory::Backward(const Tensor& dread, float* dalpha, float* dlambda, int64_t stride) {
   const int64_t b = qkv_.dim(0), t = qkv_.dim(1), d = d_;
   const float* pq = qkv_.f32();
   const float* pc = mem_.f32();
   const float* pd = dread.f32();
   EnsureShape(dqkv_, qkv_.shape());
+  const PerPosition alpha = alpha_, lambda = lambda_;
+  const bool decay = lambda.data != nullptr;
   EnsureShape(dalpha_parts_, {b * t, d});
-  EnsureShape(dlambda_parts_, {b * t, d});
-  float *pg = dqkv_.f32(), *pa = dalpha_parts_.f32(), *pl = dlambda_parts_.f32();
-  const float *alpha = alpha_, *lambda = lambda_;
+  if (decay) EnsureShape(dlambda_parts_, {b * t, d});
+  float *pg = dqkv_.f32(), *pa = dalpha_parts_.f32(), *pl = decay ? dlambda_parts_.f32() : nullptr;
 #pragma omp parallel for schedule(static)
   for (int64_t bc = 0; bc < b * d; ++bc) {
     const int64_t bi = bc / d, c = bc % d;
@@ -63,7 +64,7 @@ const Tensor& GatedMemory::Backward(const Tensor& dread, float* dalpha, float* d
       pa[row * d + c] = static_cast<float>(g * sq * (kv - cprev));
       const double dct = g * sq + carry;  // the read uses C_t directly, later positions through carry
       double dkv = g * sq * a, dcprev = -g * sq * a;
-      if (lambda) {
+      if (decay) {
         const double l = lambda[row];
         dkv += dct * (1 - l);
         dcprev += dct * l;
@@ -84,10 +85,10 @@ const Tensor& GatedMemory::Backward(const Tensor& dread, float* dalpha, float* d
     double sa = 0, sl = 0;
     for (int64_t c = 0; c < d; ++c) {
       sa += pa[row * d + c];
-      if (lambda) sl += pl[row * d + c];
+      if (decay) sl += pl[row * d + c];
     }
-    if (dalpha) dalpha[row] = static_cast<float>(sa);
-    if (dlambda && lambda) dlambda[row] = static_cast<float>(sl);
+    if (dalpha) dalpha[row * stride] = static_cast<float>(sa);
+    if (dlambda && decay) dlambda[row * stride] = static_cast<float>(sl);
   }
   return dqkv_;
 }

@@ -45,23 +45,22 @@ class MemoryDeltaBlock : public ScalarGatedBlock {
   const Tensor& MixForward(Context& ctx, const Tensor& h, Mode mode, int64_t pos, DecodeState* state) override {
     auto* s = static_cast<MemoryState*>(state);
     if (s && pos != s->count) throw std::logic_error("delta block step: positions must be contiguous");
-    const int64_t rows = h.dim(0) * h.dim(1);
-    alpha_.assign(rows, static_cast<float>(alpha()));
-    lambda_.assign(rows, decay() ? static_cast<float>(lambda()) : 0.0f);
-    const Tensor& r = memory_.Forward(qkv_.Forward(ctx, h, mode), alpha_.data(), decay() ? lambda_.data() : nullptr,
-                                      pos, s ? &s->memory : nullptr);
+    rows_ = h.dim(0) * h.dim(1);
+    alpha_ = static_cast<float>(alpha());  // the same for every position (stride 0)
+    lambda_ = decay() ? static_cast<float>(lambda()) : 0.0f;
+    const Tensor& r = memory_.Forward(qkv_.Forward(ctx, h, mode), {&alpha_}, {decay() ? &lambda_ : nullptr}, pos,
+                                      s ? &s->memory : nullptr);
     if (s) s->count += h.dim(1);
     out_y_ = out_.Forward(ctx, r, mode);
     return out_y_;
   }
 
   const Tensor& MixBackward(Context& ctx, const Tensor& dbranch) override {
-    const int64_t rows = static_cast<int64_t>(alpha_.size());
-    dalpha_.resize(rows);
-    dlambda_.resize(rows);
-    const Tensor& dqkv = memory_.Backward(out_.Backward(ctx, dbranch), dalpha_.data(), dlambda_.data());
+    dalpha_.resize(rows_);
+    dlambda_.resize(rows_);
+    const Tensor& dqkv = memory_.Backward(out_.Backward(ctx, dbranch), dalpha_.data(), dlambda_.data(), 1);
     double da = 0, dl = 0;
-    for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t r = 0; r < rows_; ++r) {
       da += dalpha_[r];
       if (decay()) dl += dlambda_[r];
     }
@@ -72,7 +71,9 @@ class MemoryDeltaBlock : public ScalarGatedBlock {
  private:
   Linear qkv_, out_;
   GatedMemory memory_;
-  std::vector<float> alpha_, lambda_, dalpha_, dlambda_;  // per position
+  int64_t rows_ = 0;                     // positions of the last forward
+  float alpha_ = 0, lambda_ = 0;          // the memory's delta weight and decay, all positions
+  std::vector<float> dalpha_, dlambda_;   // their gradients per position
   Tensor out_y_, qkv_dx_;
 };
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <mutex>
 #include <stdexcept>
+#include <type_traits>
 
 #include "sentencepiece_tokenizer.pb.h"
 #include "shim/spm_api.h"
@@ -57,23 +58,23 @@ const Shim& TheShim() {
         std::filesystem::path(info.dli_fname ? info.dli_fname : "").parent_path() / "sentencepiece" / "spm_shim.so";
     void* h = dlmopen(LM_ID_NEWLM, path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!h) throw std::runtime_error(std::string("sentencepiece: cannot open ") + path.string() + ": " + dlerror());
-    const auto sym = [&](const char* name) {
+    const auto bind = [&](auto& fn, const char* name) {
       void* f = dlsym(h, name);
       if (!f) throw std::runtime_error("sentencepiece: " + path.string() + " lacks " + name);
-      return f;
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(f);
     };
     Shim s;
-    s.train = reinterpret_cast<decltype(s.train)>(sym("tinylm_spm_train"));
-    s.take = reinterpret_cast<decltype(s.take)>(sym("tinylm_spm_take"));
-    s.error_size = reinterpret_cast<decltype(s.error_size)>(sym("tinylm_spm_error_size"));
-    s.load = reinterpret_cast<decltype(s.load)>(sym("tinylm_spm_load"));
-    s.unload = reinterpret_cast<decltype(s.unload)>(sym("tinylm_spm_unload"));
-    s.encode = reinterpret_cast<decltype(s.encode)>(sym("tinylm_spm_encode"));
-    s.decode = reinterpret_cast<decltype(s.decode)>(sym("tinylm_spm_decode"));
-    s.piece_count = reinterpret_cast<decltype(s.piece_count)>(sym("tinylm_spm_piece_count"));
-    s.piece = reinterpret_cast<decltype(s.piece)>(sym("tinylm_spm_piece"));
-    s.kind = reinterpret_cast<decltype(s.kind)>(sym("tinylm_spm_kind"));
-    s.eos_id = reinterpret_cast<decltype(s.eos_id)>(sym("tinylm_spm_eos_id"));
+    bind(s.train, "tinylm_spm_train");
+    bind(s.take, "tinylm_spm_take");
+    bind(s.error_size, "tinylm_spm_error_size");
+    bind(s.load, "tinylm_spm_load");
+    bind(s.unload, "tinylm_spm_unload");
+    bind(s.encode, "tinylm_spm_encode");
+    bind(s.decode, "tinylm_spm_decode");
+    bind(s.piece_count, "tinylm_spm_piece_count");
+    bind(s.piece, "tinylm_spm_piece");
+    bind(s.kind, "tinylm_spm_kind");
+    bind(s.eos_id, "tinylm_spm_eos_id");
     return s;
   }();
   return shim;
