@@ -3,6 +3,7 @@
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -20,7 +21,7 @@ bool LayerCheckReport::ok() const {
 std::string LayerCheckReport::Format(const std::string& title) const {
   std::string s = absl::StrCat(title, ": ", ok() ? "PASS" : "FAIL", "\n");
   for (const auto& c : checks) absl::StrAppend(&s, "  [", c.ok ? "ok" : "FAIL", "] ", c.name, c.detail.empty() ? "" : ": ", c.detail, "\n");
-  if (forward_ms > 0) absl::StrAppendFormat(&s, "  timing: forward %.3f ms, backward %.3f ms\n", forward_ms, backward_ms);
+  if (forward_ms > 0) absl::StrAppendFormat(&s, "  timing (median): forward %.3f ms, backward %.3f ms\n", forward_ms, backward_ms);
   return s;
 }
 
@@ -84,7 +85,7 @@ CheckOutcome CompareGradients(const std::string& what, const std::vector<double>
 LayerCheckReport CheckLayerGeneric(const LayerMaker& make, const LayerCheckOptions& opt) {
   LayerCheckReport rep;
   auto add = [&](CheckOutcome c) { rep.checks.push_back(std::move(c)); };
-  Context ctx(2, opt.seed);
+  Context ctx(opt.threads, opt.seed);
   ctx.set_step(3);
   ParamStore store;
   LayerPtr layer;
@@ -157,15 +158,100 @@ LayerCheckReport CheckLayerGeneric(const LayerMaker& make, const LayerCheckOptio
     add(CompareGradients("gradient of " + p->name, a, fd, opt.fd_tolerance));
   }
 
-  // Determinism.
-  {
-    const Tensor y2 = layer->Forward(ctx, x, Mode::kTrain).Clone();
+  // Gradient accumulation: parameter gradients must be added to what the arena held, so tied and
+  // shared weights (and several uses within a layer) add up. Pre-fill with known values.
+  if (grads.defined() && store.size() > 0) {
+    layer->Forward(ctx, x, Mode::kTrain);
+    Tensor prefill = Tensor::Empty(grads.shape());
+    for (int64_t i = 0; i < prefill.numel(); ++i) prefill.f32()[i] = 0.25f + 0.5f * CounterUniform(opt.seed, 31, i);
+    store.grads().CopyFrom(prefill);
+    layer->Backward(ctx, r);
+    double err = 0, scale = 1e-6;
+    std::string worst;
+    for (const auto& p : store.params())
+      for (int64_t i = 0; i < p->numel(); ++i) {
+        const int64_t k = p->offset + i;
+        const double want = static_cast<double>(prefill.f32()[k]) + grads.f32()[k];
+        const double e = std::fabs(store.grads().f32()[k] - want);
+        scale = std::max(scale, std::fabs(want));
+        if (e > err) {
+          err = e;
+          worst = p->name;
+        }
+      }
+    add({"parameter gradients accumulate (+=)", err / scale <= 1e-5,
+         err / scale <= 1e-5 ? "" : absl::StrFormat("%s: gradient after a pre-filled arena differs by %.3g "
+                                                    "(does Backward assign instead of add?)", worst, err)});
+  }
+
+  // Determinism: a repeat is bit-identical, and 1 thread gives what opt.threads gives.
+  auto run = [&](Tensor& y_out, Tensor& g_out, Tensor& dx_out) {
+    y_out = layer->Forward(ctx, x, Mode::kTrain).Clone();
     store.ZeroGrads();
-    const Tensor dx2 = layer->Backward(ctx, r);
-    bool same = std::memcmp(y.raw(), y2.raw(), y.bytes()) == 0;
-    if (grads.defined()) same = same && std::memcmp(grads.raw(), store.grads().raw(), grads.bytes()) == 0;
-    if (dx.defined()) same = same && std::memcmp(dx.raw(), dx2.raw(), dx.bytes()) == 0;
+    const Tensor d = layer->Backward(ctx, r);
+    g_out = store.grads().defined() ? store.grads().Clone() : Tensor();
+    dx_out = d.defined() ? d.Clone() : Tensor();
+  };
+  auto max_rel = [](const Tensor& a, const Tensor& b) {
+    if (!a.defined() || !b.defined()) return a.defined() == b.defined() ? 0.0 : 1.0;
+    double e = 0, sc = 1e-30;
+    for (int64_t i = 0; i < a.numel(); ++i) {
+      e = std::max(e, static_cast<double>(std::fabs(a.f32()[i] - b.f32()[i])));
+      sc = std::max(sc, static_cast<double>(std::fabs(a.f32()[i])));
+    }
+    return e / sc;
+  };
+  {
+    Tensor y1, g1, d1, y2, g2, d2;
+    run(y1, g1, d1);
+    run(y2, g2, d2);
+    bool same = std::memcmp(y1.raw(), y2.raw(), y1.bytes()) == 0;
+    if (g1.defined()) same = same && std::memcmp(g1.raw(), g2.raw(), g1.bytes()) == 0;
+    if (d1.defined()) same = same && std::memcmp(d1.raw(), d2.raw(), d1.bytes()) == 0;
     add({"bit-identical repeat", same, ""});
+    if (opt.threads > 1) {
+      Tensor y3, g3, d3;
+      {
+        Context one(1, opt.seed);  // sets the OpenMP team to 1 thread
+        one.set_step(ctx.step());
+        y3 = layer->Forward(one, x, Mode::kTrain).Clone();
+        store.ZeroGrads();
+        const Tensor d = layer->Backward(one, r);
+        g3 = store.grads().defined() ? store.grads().Clone() : Tensor();
+        d3 = d.defined() ? d.Clone() : Tensor();
+      }
+      Context restore(opt.threads, opt.seed);  // and back to the team the check runs with
+      const double e = std::max({max_rel(y1, y3), max_rel(g1, g3), max_rel(d1, d3)});
+      add({absl::StrCat("1 thread == ", opt.threads, " threads"), e <= opt.thread_tolerance,
+           absl::StrFormat("max relative difference %.2g (limit %.2g)", e, opt.thread_tolerance)});
+    }
+  }
+
+  // Causality: changing the input at position t0 leaves outputs before t0 untouched.
+  if (opt.check_causality && opt.input.size() >= 2 && opt.input[1] >= 2 && y.rank() >= 2 &&
+      y.dim(0) == opt.input[0] && y.dim(1) == opt.input[1]) {
+    const int64_t b = opt.input[0], t = opt.input[1], t0 = t / 2;
+    const Tensor base = layer->Forward(ctx, x, Mode::kEval).Clone();
+    Tensor xc = x.Clone();
+    const int64_t inner_in = x.numel() / (b * t);
+    for (int64_t bi = 0; bi < b; ++bi)
+      for (int64_t ti = t0; ti < t; ++ti)
+        for (int64_t j = 0; j < inner_in; ++j) {
+          const int64_t i = (bi * t + ti) * inner_in + j;
+          if (ids) xc.s32()[i] = (xc.s32()[i] + 1) % opt.vocab;
+          else xc.f32()[i] += 0.5f;
+        }
+    const Tensor changed = layer->Forward(ctx, xc, Mode::kEval);
+    const int64_t inner = base.numel() / (b * t);
+    int64_t leaks = 0;
+    for (int64_t bi = 0; bi < b; ++bi)
+      for (int64_t ti = 0; ti < t0; ++ti)
+        for (int64_t j = 0; j < inner; ++j) {
+          const int64_t i = (bi * t + ti) * inner + j;
+          leaks += base.f32()[i] != changed.f32()[i];
+        }
+    add({"causal (inputs at t do not change outputs before t)", leaks == 0,
+         leaks == 0 ? "" : absl::StrFormat("%d outputs before position %d changed", leaks, t0)});
   }
 
   // Decode: a prefix, then one position at a time, equals the full forward in eval mode.
@@ -201,18 +287,22 @@ LayerCheckReport CheckLayerGeneric(const LayerMaker& make, const LayerCheckOptio
     const Tensor yt = layer->Forward(ctx, xt, Mode::kTrain);
     const Tensor rt = TestInput(yt.shape(), 0, opt.seed + 2);
     layer->Backward(ctx, rt);  // warm caches
-    double fwd = 0, bwd = 0;
+    std::vector<double> fwd, bwd;
     for (int i = 0; i < opt.timing_iterations; ++i) {
       auto t0 = std::chrono::steady_clock::now();
       layer->Forward(ctx, xt, Mode::kTrain);
       auto t1 = std::chrono::steady_clock::now();
       layer->Backward(ctx, rt);
       auto t2 = std::chrono::steady_clock::now();
-      fwd += std::chrono::duration<double, std::milli>(t1 - t0).count();
-      bwd += std::chrono::duration<double, std::milli>(t2 - t1).count();
+      fwd.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+      bwd.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
     }
-    rep.forward_ms = fwd / opt.timing_iterations;
-    rep.backward_ms = bwd / opt.timing_iterations;
+    auto median = [](std::vector<double>& v) {
+      std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+      return v[v.size() / 2];
+    };
+    rep.forward_ms = median(fwd);
+    rep.backward_ms = median(bwd);
   }
   return rep;
 }

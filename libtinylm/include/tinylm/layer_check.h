@@ -18,6 +18,13 @@ struct LayerCheckOptions {
   int fd_probes = 12;          // coordinates probed per tensor
   double decode_tolerance = 1e-5;
   bool check_decode = true;
+  // Outputs before position t must not depend on inputs at t (a change at t leaves them
+  // bit-identical). Off for layers whose output has no time axis.
+  bool check_causality = true;
+  // Results at 1 thread and at `threads` must agree to this relative tolerance. Not 0: oneDNN
+  // picks matmul kernels by thread count, which changes rounding (measured: up to 1.1e-7).
+  int threads = 2;
+  double thread_tolerance = 1e-6;
   bool set_test_values = true;  // parameters to order-1 values (real inits hide errors)
   // Timing (0 iterations: skip).
   Shape timing_input{8, 64, 16};
@@ -32,7 +39,7 @@ struct CheckOutcome {
 
 struct LayerCheckReport {
   std::vector<CheckOutcome> checks;
-  double forward_ms = 0, backward_ms = 0;  // per call at timing_input
+  double forward_ms = 0, backward_ms = 0;  // median per call at timing_input
   bool ok() const;
   std::string Format(const std::string& title) const;
 };
@@ -40,9 +47,11 @@ struct LayerCheckReport {
 using LayerMaker = std::function<LayerPtr(ParamStore&)>;
 
 // Builds the layer, runs: forward output shape == OutputShape; backward vs central finite
-// differences of the layer itself for the input and every parameter; bit-identical repeated
-// forward/backward; incremental decode (a prefix, then one position at a time) == full forward
-// in eval mode; and optionally times forward and backward.
+// differences of the layer itself for the input and every parameter; parameter gradients are
+// added to what the grad arena held (grad += ..., never grad = ...); bit-identical repeated
+// forward/backward, and the same results at 1 thread as at opt.threads; causality (a change at
+// position t leaves earlier outputs untouched); incremental decode (a prefix, then one position
+// at a time) == full forward in eval mode; and optionally times forward and backward (medians).
 LayerCheckReport CheckLayerGeneric(const LayerMaker& make, const LayerCheckOptions& opt);
 
 // Sets every parameter to order-1 test values: matrices uniform(+-1.5/sqrt(fan_in)), vectors

@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 #include "tinylm/ops.h"
-#include "../vec_math.h"
+#include "attention_kernels.h"
 
 namespace tinylm {
 
@@ -109,45 +109,7 @@ void Attention::PrepareQK(Context& ctx, int64_t b, int64_t t, int64_t pos0, Mode
   }
 }
 
-namespace {
-// Moves rows of hd floats between [B, T, H, hd] ("tokens first", as projections see them) and
-// [B, H, T, hd] ("heads first", one contiguous matrix per head for batched matmuls).
-void PermuteHeads(const float* src, float* dst, int64_t b, int64_t heads, int64_t t, int64_t hd,
-                  bool to_heads_first) {
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t bi = 0; bi < b; ++bi)
-    for (int64_t h = 0; h < heads; ++h)
-      for (int64_t ti = 0; ti < t; ++ti) {
-        const int64_t tokens_first = ((bi * t + ti) * heads + h) * hd;
-        const int64_t heads_first = ((bi * heads + h) * t + ti) * hd;
-        std::memcpy(dst + (to_heads_first ? heads_first : tokens_first),
-                    src + (to_heads_first ? tokens_first : heads_first), hd * sizeof(float));
-      }
-}
-
-// In-place causal softmax over rows of [G, rows_per_group = g*T, T] where row r of a group
-// belongs to query position r % T. Masked entries become exactly 0.
-void CausalSoftmax(float* s, int64_t groups, int64_t g, int64_t t) {
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t gi = 0; gi < groups * g; ++gi)
-    for (int64_t i = 0; i < t; ++i) {
-      float* row = s + (gi * t + i) * t;
-      float mx = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : mx)
-      for (int64_t j = 0; j <= i; ++j) mx = std::max(mx, row[j]);
-      float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t j = 0; j <= i; ++j) {
-        row[j] = VecExp(row[j] - mx);
-        sum += row[j];
-      }
-      const float inv = 1.0f / sum;
-#pragma omp simd
-      for (int64_t j = 0; j <= i; ++j) row[j] *= inv;
-      for (int64_t j = i + 1; j < t; ++j) row[j] = 0.0f;
-    }
-}
-}  // namespace
+using attention_kernels::PermuteHeads;
 
 Tensor Attention::Forward(Context& ctx, const Tensor& x, Mode mode) {
   if (x.rank() != 3 || x.dim(2) != dim_)
@@ -159,14 +121,10 @@ Tensor Attention::Forward(Context& ctx, const Tensor& x, Mode mode) {
   PrepareQK(ctx, b, t, 0, mode);
 
   EnsureShape(probs_, {groups, g * t, t});
-  MatmulOptions s;
-  s.trans_b = true;
-  s.alpha = 1.0f / std::sqrt(static_cast<float>(hd));
-  Matmul(ctx, q_.Reshape({groups, g * t, hd}), k_.Reshape({groups, t, hd}), probs_, s);
-  CausalSoftmax(probs_.f32(), groups, g, t);
-
   EnsureShape(o_, {b, heads_, t, hd});
-  Matmul(ctx, probs_, v_.Reshape({groups, t, hd}), o_.Reshape({groups, g * t, hd}));
+  attention_kernels::Forward(ctx, q_.Reshape({groups, g * t, hd}), k_.Reshape({groups, t, hd}),
+                             v_.Reshape({groups, t, hd}), 1.0f / std::sqrt(static_cast<float>(hd)), probs_,
+                             o_.Reshape({groups, g * t, hd}));
   EnsureShape(merged_, {b, t, heads_ * hd});
   PermuteHeads(o_.f32(), merged_.f32(), b, heads_, t, hd, /*to_heads_first=*/false);
   return proj_->Forward(ctx, merged_, mode);
@@ -180,42 +138,14 @@ Tensor Attention::Backward(Context& ctx, const Tensor& dy) {
   PermuteHeads(dmerged.f32(), dmerged_.f32(), b, heads_, t, hd, /*to_heads_first=*/true);
   const Tensor d_o = dmerged_.Reshape({groups, g * t, hd});
 
-  // dV = P^T dO ; dP = dO V^T
   EnsureShape(dv_, {b, kv_heads_, t, hd});
-  MatmulOptions ta;
-  ta.trans_a = true;
-  Matmul(ctx, probs_, d_o, dv_.Reshape({groups, t, hd}), ta);
   EnsureShape(dprobs_, {groups, g * t, t});
-  MatmulOptions tb;
-  tb.trans_b = true;
-  Matmul(ctx, d_o, v_.Reshape({groups, t, hd}), dprobs_, tb);
-
-  // dS = P * (dP - rowsum(dP * P)); masked entries have P = 0 so dS = 0 there.
-  const float* pp = probs_.f32();
-  float* pds = dprobs_.f32();
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < groups * g * t; ++r) {
-    const int64_t i = r % t;  // query position
-    const float* prow = pp + r * t;
-    float* drow = pds + r * t;
-    float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-    for (int64_t j = 0; j <= i; ++j) dot += prow[j] * drow[j];
-#pragma omp simd
-    for (int64_t j = 0; j <= i; ++j) drow[j] = prow[j] * (drow[j] - dot);
-    for (int64_t j = i + 1; j < t; ++j) drow[j] = 0.0f;
-  }
-  // dQ = scale * dS K ; dK = scale * dS^T Q
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   EnsureShape(dq_, {b, heads_, t, hd});
   EnsureShape(dk_, {b, kv_heads_, t, hd});
-  MatmulOptions sq;
-  sq.alpha = scale;
-  Matmul(ctx, dprobs_, k_.Reshape({groups, t, hd}), dq_.Reshape({groups, g * t, hd}), sq);
-  MatmulOptions sk;
-  sk.alpha = scale;
-  sk.trans_a = true;
-  Matmul(ctx, dprobs_, q_.Reshape({groups, g * t, hd}), dk_.Reshape({groups, t, hd}), sk);
+  attention_kernels::Backward(ctx, q_.Reshape({groups, g * t, hd}), k_.Reshape({groups, t, hd}),
+                              v_.Reshape({groups, t, hd}), probs_, d_o, 1.0f / std::sqrt(static_cast<float>(hd)),
+                              dprobs_, dq_.Reshape({groups, g * t, hd}), dk_.Reshape({groups, t, hd}),
+                              dv_.Reshape({groups, t, hd}));
 
   if (rope_) {
     rope_->Apply(dq_.f32(), b, t, heads_, heads_ * t * hd, hd, t * hd, 0, true);
@@ -239,51 +169,17 @@ std::unique_ptr<DecodeState> Attention::NewDecodeState(int64_t batch, int64_t ma
 Tensor Attention::Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState* state) {
   auto* cache = static_cast<KvCache*>(state);
   const int64_t b = x.dim(0), t = x.dim(1), hd = head_dim_, max_len = cache->k.dim(2);
-  const int64_t g = heads_ / kv_heads_;
   if (pos != cache->len) throw std::logic_error("attention step: positions must be contiguous");
   if (pos + t > max_len) throw std::out_of_range("attention step: beyond the KV cache length");
   Split(qkv_->Forward(ctx, x, Mode::kEval), b, t);
   PrepareQK(ctx, b, t, pos, Mode::kEval);
-  // Append the new keys/values to the cache.
-  for (int64_t bi = 0; bi < b; ++bi)
-    for (int64_t h = 0; h < kv_heads_; ++h) {
-      const int64_t src = (bi * kv_heads_ + h) * t * hd, dst = ((bi * kv_heads_ + h) * max_len + pos) * hd;
-      std::memcpy(cache->k.f32() + dst, k_.f32() + src, t * hd * sizeof(float));
-      std::memcpy(cache->v.f32() + dst, v_.f32() + src, t * hd * sizeof(float));
-    }
+  attention_kernels::AppendToCache(k_.f32(), cache->k.f32(), b, kv_heads_, t, hd, max_len, pos);
+  attention_kernels::AppendToCache(v_.f32(), cache->v.f32(), b, kv_heads_, t, hd, max_len, pos);
   cache->len = pos + t;
   // Attention of each new query over the cached prefix: O(len * hd) per head and token.
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   EnsureShape(merged_, {b, t, heads_ * hd});
-  const float *q = q_.f32(), *kc = cache->k.f32(), *vc = cache->v.f32();
-  float* out = merged_.f32();
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t bi = 0; bi < b; ++bi)
-    for (int64_t h = 0; h < heads_; ++h) {
-      const int64_t kvh = h / g;
-      const float* kb = kc + (bi * kv_heads_ + kvh) * max_len * hd;
-      const float* vb = vc + (bi * kv_heads_ + kvh) * max_len * hd;
-      std::vector<float> w(pos + t);
-      for (int64_t ti = 0; ti < t; ++ti) {
-        const float* qi = q + ((bi * heads_ + h) * t + ti) * hd;
-        const int64_t n = pos + ti + 1;
-        float mx = -std::numeric_limits<float>::infinity();
-        for (int64_t j = 0; j < n; ++j) {
-          float dot = 0.0f;
-          for (int64_t c = 0; c < hd; ++c) dot += qi[c] * kb[j * hd + c];
-          w[j] = dot * scale;
-          mx = std::max(mx, w[j]);
-        }
-        float sum = 0.0f;
-        for (int64_t j = 0; j < n; ++j) sum += (w[j] = VecExp(w[j] - mx));
-        float* o = out + (bi * t + ti) * heads_ * hd + h * hd;
-        for (int64_t c = 0; c < hd; ++c) o[c] = 0.0f;
-        for (int64_t j = 0; j < n; ++j) {
-          const float pj = w[j] / sum;
-          for (int64_t c = 0; c < hd; ++c) o[c] += pj * vb[j * hd + c];
-        }
-      }
-    }
+  attention_kernels::AttendCached(q_.f32(), cache->k.f32(), cache->v.f32(), merged_.f32(), b, heads_, kv_heads_, t, hd,
+                                  max_len, pos, 1.0f / std::sqrt(static_cast<float>(hd)));
   return proj_->Forward(ctx, merged_, Mode::kEval);
 }
 
