@@ -105,10 +105,17 @@ TEST(Golden, TmlmHaiku) {
   CheckGolden("tmlm_haiku.bin", rs.variant().model(), 2111, 1323360);
 }
 
-// MicroMixer-1 1M from its spec file, with every dropout at 0 (masks differ between frameworks).
-TEST(Golden, MicroMixer1M) {
+// MicroMixer-1 1M from its spec file, with every dropout at 0 (masks differ between frameworks);
+// `graph`: with HyperMixing built from differentiable ops (derived backward) instead.
+void CheckMicroMixerGolden(bool graph) {
   const ResolvedSpec rs = LoadSpec(std::string(TINYLM_SOURCE_DIR) + "/ablations/micromixer_1m.pbtxt");
   std::string text = SpecToText(rs.variant().model());
+  if (graph) {
+    const std::string open = "[tinylm.plugins.hypermixing] {";
+    for (size_t at = 0; (at = text.find(open, at)) != std::string::npos; at += open.size())
+      text.insert(at + open.size(), " graph: true ");
+    ASSERT_NE(text.find("graph: true"), std::string::npos) << text;
+  }
   for (const std::string from : {"dropout: 0.1", "p: 0.1"}) {
     for (size_t at; (at = text.find(from)) != std::string::npos;) text.replace(at, from.size(), from.substr(0, from.size() - 3) + "0");
   }
@@ -117,6 +124,8 @@ TEST(Golden, MicroMixer1M) {
   ASSERT_EQ(text.find("0.1"), std::string::npos) << text;
   CheckGolden("micromixer_1m.bin", spec, 256, 967584, /*params_per_block=*/12);
 }
+TEST(Golden, MicroMixer1M) { CheckMicroMixerGolden(false); }
+TEST(Golden, MicroMixer1MGraphHyperMixing) { CheckMicroMixerGolden(true); }
 
 // The delta LM (284k) from its spec file: 8 plugin blocks of 15 parameters each, no final norm.
 TEST(Golden, DeltaLm284k) {

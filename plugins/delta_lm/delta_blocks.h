@@ -19,6 +19,8 @@ inline float DenseInitStd(const LayerBuildContext& ctx, const plugins::DeltaBloc
 LayerPtr MakeMemoryDeltaBlock(const LayerBuildContext& ctx, const plugins::DeltaBlockConfig& cfg);
 // Option B: norm-free, 8 Dense(d, d) + 3 Dense(d -> 1) gates (gated_delta_block.cc).
 LayerPtr MakeGatedDeltaBlock(const LayerBuildContext& ctx, const plugins::DeltaBlockConfig& cfg);
+// Option C written as a graph layer (graph_pooled_block.cc), MEAN memory.
+LayerPtr MakeGraphPooledBlock(const LayerBuildContext& ctx, const plugins::DeltaBlockConfig& cfg);
 // Option C: parameter-free cumulative mixer + 4x FFN (pooled_delta_block.cc).
 LayerPtr MakePooledDeltaBlock(const LayerBuildContext& ctx, const plugins::DeltaBlockConfig& cfg);
 

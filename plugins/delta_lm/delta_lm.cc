@@ -10,6 +10,8 @@ using plugins::DeltaBlockConfig;
 // Option B has gates instead of scalars; setting a scalar's initial value there is a mistake.
 std::string CheckBlock(const ConfigMessage& c) {
   const auto& cfg = static_cast<const DeltaBlockConfig&>(c);
+  if (cfg.graph() && cfg.option() != DeltaBlockConfig::C) return "graph: only option C has a graph version";
+  if (cfg.graph() && cfg.memory() != DeltaBlockConfig::MEAN) return "graph: the graph version of option C has MEAN memory only";
   if (cfg.option() != DeltaBlockConfig::B) return "";
   const char* field = cfg.has_alpha_init() ? "alpha_init" : cfg.has_gamma_init() ? "gamma_init"
                       : cfg.has_theta_init() ? "theta_init" : nullptr;
@@ -37,7 +39,8 @@ void Register(PluginRegistrar& r) {
         const auto& cfg = static_cast<const DeltaBlockConfig&>(c);
         switch (cfg.option()) {
           case DeltaBlockConfig::B: return delta_lm::MakeGatedDeltaBlock(ctx, cfg);
-          case DeltaBlockConfig::C: return delta_lm::MakePooledDeltaBlock(ctx, cfg);
+          case DeltaBlockConfig::C:
+            return cfg.graph() ? delta_lm::MakeGraphPooledBlock(ctx, cfg) : delta_lm::MakePooledDeltaBlock(ctx, cfg);
           default: return delta_lm::MakeMemoryDeltaBlock(ctx, cfg);
         }
       },

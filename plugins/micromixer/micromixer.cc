@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "graph_hypermixing.h"
 #include "micromixer.pb.h"
 #include "tinylm/layers/elementwise.h"
 #include "tinylm/layers/linear.h"
@@ -199,7 +200,9 @@ void Register(PluginRegistrar& r) {
   r.AddLayer(
       "tinylm.plugins.hypermixing",
       [](const ConfigMessage& c, const LayerBuildContext& ctx) -> LayerPtr {
-        return std::make_unique<HyperMixing>(ctx, static_cast<const plugins::HyperMixingConfig&>(c));
+        const auto& cfg = static_cast<const plugins::HyperMixingConfig&>(c);
+        if (cfg.graph()) return micromixer::MakeGraphHyperMixing(ctx, cfg);
+        return std::make_unique<HyperMixing>(ctx, cfg);
       },
       [](const ConfigMessage& c) -> std::string {
         const auto& cfg = static_cast<const plugins::HyperMixingConfig&>(c);

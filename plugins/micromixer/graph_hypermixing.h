@@ -1,0 +1,7 @@
+#pragma once
+#include "micromixer.pb.h"
+#include "tinylm/plugin.h"
+
+namespace tinylm::micromixer {
+LayerPtr MakeGraphHyperMixing(const LayerBuildContext& ctx, const plugins::HyperMixingConfig& cfg);
+}
