@@ -82,6 +82,24 @@ Mapping MapOperand(const Shape& x, const Shape& out) {
   return m;
 }
 
+// The output as rows of `row` elements; operand element (q, c) at q * xq + c * xc. Covers
+// every combination of equal shapes, scalars and one repeated trailing block.
+struct Blocks {
+  int64_t row = 1, aq = 0, ac = 0, bq = 0, bc = 0;
+};
+bool FastBlocks(const Mapping& a, const Mapping& b, int64_t n, Blocks* l) {
+  if (a.kind == Mapping::kGeneral || b.kind == Mapping::kGeneral) return false;
+  if (a.kind == Mapping::kRow && b.kind == Mapping::kRow && a.row != b.row) return false;
+  l->row = a.kind == Mapping::kRow ? a.row : b.kind == Mapping::kRow ? b.row : n;
+  auto strides = [&](const Mapping& m, int64_t* q, int64_t* c) {
+    *q = m.kind == Mapping::kSame ? l->row : 0;
+    *c = m.kind == Mapping::kScalar ? 0 : 1;
+  };
+  strides(a, &l->aq, &l->ac);
+  strides(b, &l->bq, &l->bc);
+  return true;
+}
+
 inline float Apply(BinKind k, float a, float b) {
   switch (k) {
     case BinKind::kAdd: return a + b;
@@ -126,15 +144,22 @@ struct BinaryOp final : Op {
     float* py = y.f32();
     const int64_t n = y.numel();
     const BinKind k = kind;
-    if (ma_.kind == Mapping::kSame && mb_.kind == Mapping::kSame) {
+    Blocks l;
+    if (FastBlocks(ma_, mb_, n, &l)) {
+      const Blocks bl = l;
+      const int64_t rows = n / bl.row;
+      if (rows == 1) {  // equal shapes or a scalar: one flat loop
 #pragma omp parallel for simd schedule(static) if (n > 32768)
-      for (int64_t i = 0; i < n; ++i) py[i] = Apply(k, pa[i], pb[i]);
-    } else if (ma_.kind == Mapping::kSame && mb_.kind != Mapping::kGeneral) {
-      const int64_t row = mb_.kind == Mapping::kScalar ? 1 : mb_.row, rows = n / row;
+        for (int64_t c = 0; c < n; ++c) py[c] = Apply(k, pa[c * bl.ac], pb[c * bl.bc]);
+      } else {
 #pragma omp parallel for schedule(static) if (n > 32768)
-      for (int64_t q = 0; q < rows; ++q)
+        for (int64_t q = 0; q < rows; ++q) {
+          const float *ra = pa + q * bl.aq, *rb = pb + q * bl.bq;
+          float* ry = py + q * bl.row;
 #pragma omp simd
-        for (int64_t c = 0; c < row; ++c) py[q * row + c] = Apply(k, pa[q * row + c], pb[c]);
+          for (int64_t c = 0; c < bl.row; ++c) ry[c] = Apply(k, ra[c * bl.ac], rb[c * bl.bc]);
+        }
+      }
     } else {
       const Mapping ma = ma_, mb = mb_;
       for (int64_t i = 0; i < n; ++i) py[i] = Apply(k, pa[ma.Index(i, out_shape)], pb[mb.Index(i, out_shape)]);
@@ -156,13 +181,28 @@ struct BinaryOp final : Op {
       auto contrib = [&](int64_t i, int64_t ia, int64_t ib) {
         return which ? GradB(k, g[i], pa[ia], pb[ib]) : GradA(k, g[i], pa[ia], pb[ib]);
       };
-      if (self.kind == Mapping::kSame && fast_other) {
-        const int64_t orow = other.kind == Mapping::kScalar ? 1 : other.kind == Mapping::kRow ? other.row : n;
-        const bool other_same = other.kind == Mapping::kSame;
-        WriteGrad(slot, [=](int64_t i) {
-          const int64_t io = other_same ? i : i % orow;
-          return which ? GradB(k, g[i], pa[io], pb[i]) : GradA(k, g[i], pa[i], pb[io]);
-        });
+      Blocks l;
+      if (self.kind == Mapping::kSame && FastBlocks(ma_, mb_, n, &l)) {
+        const Blocks bl = l;
+        const int64_t rows = n / bl.row;
+        float* pd = slot.t->f32();
+        auto at = [=](int64_t q, int64_t c) {
+          const float *ra = pa + q * bl.aq, *rb = pb + q * bl.bq, gg = g[q * bl.row + c];
+          return which ? GradB(k, gg, ra[c * bl.ac], rb[c * bl.bc]) : GradA(k, gg, ra[c * bl.ac], rb[c * bl.bc]);
+        };
+        if (rows == 1) {
+          WriteGrad(slot, [=](int64_t i) { return at(0, i); });
+        } else if (slot.accumulate) {
+#pragma omp parallel for schedule(static) if (n > 32768)
+          for (int64_t q = 0; q < rows; ++q)
+#pragma omp simd
+            for (int64_t c = 0; c < bl.row; ++c) pd[q * bl.row + c] += at(q, c);
+        } else {
+#pragma omp parallel for schedule(static) if (n > 32768)
+          for (int64_t q = 0; q < rows; ++q)
+#pragma omp simd
+            for (int64_t c = 0; c < bl.row; ++c) pd[q * bl.row + c] = at(q, c);
+        }
         continue;
       }
       if (fast_other && (self.kind == Mapping::kScalar || self.kind == Mapping::kRow)) {
