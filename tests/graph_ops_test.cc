@@ -129,6 +129,29 @@ TEST(GraphOps, Broadcasting) {
          nullptr, /*decode=*/false});
   Check({"x*x (two gradients into one input)", {2, 5, 6}, {}, [](Graph&, Var x, const std::vector<Param*>&) { return x * x; },
          [](const Vec& x, const ref::Params&) { return Map(x, [](double v) { return v * v; }); }});
+  Check({"addcmul with a scalar", {2, 5, 12}, {{1}},
+         [](Graph& g, Var x, const std::vector<Param*>& p) {
+           auto h = fn::Split(x, {6, 6});
+           return fn::AddCMul(h[0], Par(g, p, 0), h[1]);
+         },
+         [](const Vec& x, const ref::Params& p) {
+           auto [a, b] = Halves(x, 6);
+           for (size_t i = 0; i < a.size(); ++i) a[i] += P(p, 0)[0] * b[i];
+           return a;
+         },
+         LastDim(6)});
+  for (bool row : {false, true})
+    Check({row ? "addcmul with a row" : "addcmul elementwise", {2, 5, 12}, {row ? Shape{6} : Shape{2, 5, 6}},
+           [](Graph& g, Var x, const std::vector<Param*>& p) {
+             auto h = fn::Split(x, {6, 6});
+             return fn::AddCMul(h[0], Par(g, p, 0), h[1]);
+           },
+           [](const Vec& x, const ref::Params& p) {
+             auto [a, b] = Halves(x, 6);
+             for (size_t i = 0; i < a.size(); ++i) a[i] += P(p, 0)[i % P(p, 0).size()] * b[i];
+             return a;
+           },
+           LastDim(6), /*decode=*/row});
   Check({"scale", {2, 5, 6}, {}, [](Graph&, Var x, const std::vector<Param*>&) { return -2.5f * x; },
          [](const Vec& x, const ref::Params&) { return Map(x, [](double v) { return -2.5 * v; }); }});
 }

@@ -28,9 +28,10 @@ class GraphPooledBlock : public GraphLayer {
   Var Build(Graph& g, Var x) override {
     const Var h = LayerNorm(g, x, ln1_);
     Var m = fn::CumMean(h);
-    if (alpha_) m = m + g.Parameter(alpha_) * (h - fn::Shift(h, 1));
-    const Var x1 = x + g.Parameter(gamma1_) * LayerNorm(g, m, mix_norm_);
-    return x1 + g.Parameter(gamma2_) * fn::Linear(fn::GeluErf(fn::Linear(LayerNorm(g, x1, ln2_), fc1_)), fc2_);
+    if (alpha_) m = fn::AddCMul(m, g.Parameter(alpha_), h - fn::Shift(h, 1));
+    const Var x1 = fn::AddCMul(x, g.Parameter(gamma1_), LayerNorm(g, m, mix_norm_));
+    const Var ffn = fn::Linear(fn::GeluErf(fn::Linear(LayerNorm(g, x1, ln2_), fc1_)), fc2_);
+    return fn::AddCMul(x1, g.Parameter(gamma2_), ffn);
   }
 
  private:

@@ -264,3 +264,72 @@ Var Mul(Var a, Var b) { return Binary(BinKind::kMul, a, b); }
 Var Div(Var a, Var b) { return Binary(BinKind::kDiv, a, b); }
 
 }  // namespace tinylm::fn
+
+namespace tinylm::fn {
+namespace {
+
+// y = x + a * z (torch.addcmul) with x, z of one shape and a broadcast to it (a scalar, a
+// repeated trailing block, or the same shape): a gated residual in one pass instead of two.
+struct AddCMulOp final : Op {
+  const char* name() const override { return "addcmul"; }
+  void Forward(const OpRun& r) override {
+    const Tensor &x = r.in(0), &a = r.in(1), &z = r.in(2);
+    Require(x.shape() == z.shape(), "x " + S(x.shape()) + " and z " + S(z.shape()) + " must have one shape");
+    ma_ = MapOperand(a.shape(), BroadcastShape(a.shape(), x.shape()));
+    Require(BroadcastShape(a.shape(), x.shape()) == x.shape() && ma_.kind != Mapping::kGeneral,
+            "a " + S(a.shape()) + " must be a scalar, a trailing block or the shape of x " + S(x.shape()));
+    const int64_t n = x.numel(), row = ma_.kind == Mapping::kRow ? ma_.row : n, rows = n / row;
+    const int64_t aq = ma_.kind == Mapping::kSame ? row : 0, ac = ma_.kind == Mapping::kScalar ? 0 : 1;
+    const float *px = x.f32(), *pa = a.f32(), *pz = z.f32();
+    float* py = r.out(x.shape()).f32();
+    if (rows == 1) {
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+      for (int64_t i = 0; i < n; ++i) py[i] = px[i] + pa[i * ac] * pz[i];
+    } else {
+#pragma omp parallel for schedule(static) if (n > 32768)
+      for (int64_t q = 0; q < rows; ++q)
+#pragma omp simd
+        for (int64_t c = 0; c < row; ++c) py[q * row + c] = px[q * row + c] + pa[q * aq + c * ac] * pz[q * row + c];
+    }
+  }
+  void Backward(const OpRun& r) override {
+    const Tensor &a = r.in(1), &z = r.in(2);
+    const int64_t n = z.numel(), row = ma_.kind == Mapping::kRow ? ma_.row : ma_.kind == Mapping::kScalar ? 1 : n;
+    const float *pa = a.f32(), *pz = z.f32(), *g = r.dout().f32();
+    const bool scalar = ma_.kind == Mapping::kScalar, same = ma_.kind == Mapping::kSame;
+    if (const GradSlot dx = r.din(0); dx.needed()) graph_detail::AddInto(dx, r.dout());
+    if (const GradSlot dz = r.din(2); dz.needed())
+      WriteGrad(dz, [=](int64_t i) { return g[i] * pa[scalar ? 0 : same ? i : i % row]; });
+    const GradSlot da = r.din(1);
+    if (!da.needed()) return;
+    if (same) return WriteGrad(da, [=](int64_t i) { return g[i] * pz[i]; });
+    if (!da.accumulate) da.t->SetZero();
+    if (scalar) {
+      constexpr int64_t kChunk = 4096;
+      const int64_t chunks = (n + kChunk - 1) / kChunk;
+      std::vector<double> part(chunks, 0.0);
+#pragma omp parallel for schedule(static) if (chunks > 8)
+      for (int64_t c = 0; c < chunks; ++c) {
+        double s = 0;
+        for (int64_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i) s += static_cast<double>(g[i]) * pz[i];
+        part[c] = s;
+      }
+      double total = 0;
+      for (double v : part) total += v;
+      da.t->f32()[0] += static_cast<float>(total);
+    } else {
+      ChunkedColumnReduce(n / row, row, da.t->f32(), [&](int64_t r0, int64_t r1, float* acc) {
+        for (int64_t q = r0; q < r1; ++q)
+#pragma omp simd
+          for (int64_t c = 0; c < row; ++c) acc[c] += g[q * row + c] * pz[q * row + c];
+      });
+    }
+  }
+  Mapping ma_;
+};
+
+}  // namespace
+
+Var AddCMul(Var x, Var a, Var z) { return x.graph().Record(AddCMulOp{}, {x, a, z}); }
+
+}  // namespace tinylm::fn

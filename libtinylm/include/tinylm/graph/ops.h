@@ -22,6 +22,9 @@ Var Sub(Var a, Var b);
 Var Mul(Var a, Var b);
 Var Div(Var a, Var b);
 Var Scale(Var x, float alpha);  // alpha * x
+// x + a * z (torch.addcmul): x, z of one shape, a a scalar, a trailing block or that shape.
+// A gated residual (x + gamma * branch) in one pass.
+Var AddCMul(Var x, Var a, Var z);
 Var Exp(Var x);
 Var Log(Var x);
 Var Tanh(Var x);
