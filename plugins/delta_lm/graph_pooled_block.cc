@@ -10,7 +10,7 @@ namespace {
 class GraphPooledBlock : public GraphLayer {
  public:
   GraphPooledBlock(const LayerBuildContext& c, const plugins::DeltaBlockConfig& cfg)
-      : GraphLayer("delta_block (graph)", *c.store, c.name, c.tag) {
+      : GraphLayer("delta_block (graph)", c) {
     const int64_t d = c.d_model;
     ln1_ = Norm("ln1", d);
     if (cfg.delta()) alpha_ = Declare("alpha", {1}, Init::Constant(cfg.alpha_init()), false);

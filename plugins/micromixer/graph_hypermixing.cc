@@ -11,7 +11,7 @@ namespace {
 class GraphHyperMixing : public GraphLayer {
  public:
   GraphHyperMixing(const LayerBuildContext& c, const plugins::HyperMixingConfig& cfg)
-      : GraphLayer("hypermixing (graph)", *c.store, c.name, c.tag),
+      : GraphLayer("hypermixing (graph)", c),
         d_(c.d_model),
         dropout_(cfg.dropout()),
         fc1_(DeclareLinear("fc1", d_, cfg.hidden(), true, c.init_std)),

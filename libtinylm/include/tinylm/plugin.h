@@ -132,6 +132,20 @@ class PluginRegistrar {
   virtual void AddEvaluator(const std::string& extension, EvaluatorFactory make, ConfigCheck check = nullptr) = 0;
 };
 
+// Registers layer type T, constructed as T(const LayerBuildContext&, const Config&), under the
+// extension `extension` whose config message is Config:
+//   AddLayerType<ShiftConv, plugins::ShiftConvConfig>(r, "tinylm.plugins.shift_conv");
+template <typename T, typename Config>
+void AddLayerType(PluginRegistrar& r, const std::string& extension, ConfigCheck check = nullptr,
+                  const std::string& example_config = "") {
+  r.AddLayer(
+      extension,
+      [](const ConfigMessage& c, const LayerBuildContext& ctx) -> LayerPtr {
+        return std::make_unique<T>(ctx, static_cast<const Config&>(c));
+      },
+      std::move(check), example_config);
+}
+
 // Filled in by the plugin's entry point.
 struct PluginManifest {
   int abi = 0;

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "tinylm/plugin.h"
 #include "tinylm/rng.h"
 
 namespace tinylm {
@@ -14,6 +15,9 @@ Var fn::Linear(Var x, const LinearParams& p) {
 GraphLayer::GraphLayer(std::string type, ParamStore& store, std::string name, std::string tag)
     : type_(std::move(type)), name_(std::move(name)), store_(&store),
       salt_(HashString(tag.empty() ? name_.c_str() : tag.c_str())) {}
+
+GraphLayer::GraphLayer(std::string type, const LayerBuildContext& ctx)
+    : GraphLayer(std::move(type), *ctx.store, ctx.name, ctx.tag) {}
 
 Param* GraphLayer::Declare(const std::string& suffix, const Shape& shape, Init init, bool decay) {
   Param* p = store_->Declare(name_ + "." + suffix, shape, init, decay);

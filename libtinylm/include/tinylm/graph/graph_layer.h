@@ -24,6 +24,8 @@
 
 namespace tinylm {
 
+struct LayerBuildContext;  // tinylm/plugin.h
+
 // The parameters of a linear map x W^T + b (W [out, in]); bias may be null.
 struct LinearParams {
   Param* weight = nullptr;
@@ -40,6 +42,8 @@ class GraphLayer : public Layer {
   // `name` prefixes parameter names; `tag` (default: name) seeds dropout streams, as a
   // hand-written layer's dropout named tag + ".dropout" does.
   GraphLayer(std::string type, ParamStore& store, std::string name, std::string tag = "");
+  // In a plugin: the store, name and tag the host gives the layer.
+  GraphLayer(std::string type, const LayerBuildContext& ctx);
 
   std::string type() const override { return type_; }
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
