@@ -4,10 +4,10 @@
 #include <benchmark/benchmark.h>
 #include <google/protobuf/text_format.h>
 
-#include "tinylm/model.h"
-#include "tinylm/plugin_manager.h"
-#include "tinylm/rng.h"
-#include "tinylm/spec.h"
+#include "tinylm/model/model.h"
+#include "tinylm/plugins/plugin_manager.h"
+#include "tinylm/tensors/rng.h"
+#include "tinylm/experiments/spec.h"
 
 namespace tinylm {
 namespace {

@@ -14,9 +14,9 @@
 #include "tinylm/layers/linear.h"
 #include "tinylm/layers/mlp.h"
 #include "tinylm/layers/rmsnorm.h"
-#include "tinylm/generate.h"
-#include "tinylm/model.h"
-#include "tinylm/rng.h"
+#include "tinylm/model/generate.h"
+#include "tinylm/model/model.h"
+#include "tinylm/tensors/rng.h"
 
 namespace tinylm {
 namespace {

@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <map>
 
-#include "tinylm/model.h"
-#include "tinylm/plugin_manager.h"
-#include "tinylm/spec.h"
+#include "tinylm/model/model.h"
+#include "tinylm/plugins/plugin_manager.h"
+#include "tinylm/experiments/spec.h"
 
 namespace tinylm::testing {
 namespace {

@@ -8,8 +8,8 @@
 #include <set>
 
 #include "layer_harness.h"
-#include "tinylm/layer_check.h"
-#include "tinylm/plugin_manager.h"
+#include "tinylm/layers/layer_check.h"
+#include "tinylm/plugins/plugin_manager.h"
 
 namespace tinylm::testing {
 namespace {

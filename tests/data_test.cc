@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "temp_dir.h"
-#include "tinylm/data.h"
+#include "tinylm/data/data.h"
 
 namespace tinylm::testing {
 namespace {

@@ -8,7 +8,7 @@
 #include <set>
 
 #include "layer_harness.h"
-#include "tinylm/plugin_manager.h"
+#include "tinylm/plugins/plugin_manager.h"
 
 namespace tinylm::testing {
 namespace {

@@ -3,8 +3,8 @@
 
 #include <cstring>
 
-#include "tinylm/model.h"
-#include "tinylm/rng.h"
+#include "tinylm/model/model.h"
+#include "tinylm/tensors/rng.h"
 
 namespace tinylm::testing {
 namespace {

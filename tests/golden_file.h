@@ -3,7 +3,7 @@
 #include <map>
 #include <string>
 
-#include "tinylm/tensor.h"
+#include "tinylm/tensors/tensor.h"
 
 namespace tinylm::testing {
 

@@ -6,11 +6,11 @@
 #include <cmath>
 
 #include "golden_file.h"
-#include "tinylm/model.h"
-#include "tinylm/spec.h"
+#include "tinylm/model/model.h"
+#include "tinylm/experiments/spec.h"
 
 #include <google/protobuf/text_format.h>
-#include "tinylm/rng.h"
+#include "tinylm/tensors/rng.h"
 
 namespace tinylm::testing {
 namespace {

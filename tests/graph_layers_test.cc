@@ -9,9 +9,9 @@
 #include <map>
 
 #include "tinylm/graph/graph.h"
-#include "tinylm/layer_check.h"
-#include "tinylm/model.h"
-#include "tinylm/plugin_manager.h"
+#include "tinylm/layers/layer_check.h"
+#include "tinylm/model/model.h"
+#include "tinylm/plugins/plugin_manager.h"
 
 namespace tinylm::testing {
 namespace {

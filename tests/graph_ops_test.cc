@@ -8,7 +8,7 @@
 
 #include "layer_harness.h"
 #include "tinylm/graph/graph_layer.h"
-#include "tinylm/rng.h"
+#include "tinylm/tensors/rng.h"
 
 namespace tinylm::testing {
 namespace {

@@ -2,7 +2,7 @@
 // gradient assigned instead of accumulated, and an output that looks ahead in time.
 #include <gtest/gtest.h>
 
-#include "tinylm/layer_check.h"
+#include "tinylm/layers/layer_check.h"
 
 namespace tinylm::testing {
 namespace {

@@ -4,8 +4,8 @@
 
 #include <cmath>
 
-#include "tinylm/layer_check.h"
-#include "tinylm/rng.h"
+#include "tinylm/layers/layer_check.h"
+#include "tinylm/tensors/rng.h"
 
 namespace tinylm::testing {
 namespace {

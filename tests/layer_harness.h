@@ -6,7 +6,7 @@
 #include <string>
 
 #include "reference.h"
-#include "tinylm/layer.h"
+#include "tinylm/layers/layer.h"
 
 namespace tinylm::testing {
 

@@ -11,7 +11,7 @@
 #include "tinylm/layers/mlp.h"
 #include "tinylm/layers/rmsnorm.h"
 #include "tinylm/layers/rope.h"
-#include "tinylm/rng.h"
+#include "tinylm/tensors/rng.h"
 
 namespace tinylm::testing {
 namespace {

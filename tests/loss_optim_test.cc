@@ -4,9 +4,9 @@
 #include <cmath>
 
 #include "reference.h"
-#include "tinylm/loss.h"
-#include "tinylm/optim.h"
-#include "tinylm/rng.h"
+#include "tinylm/model/loss.h"
+#include "tinylm/training/optim.h"
+#include "tinylm/tensors/rng.h"
 
 namespace tinylm::testing {
 namespace {

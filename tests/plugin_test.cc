@@ -9,11 +9,11 @@
 #include <google/protobuf/text_format.h>
 
 #include "temp_dir.h"
-#include "tinylm/experiment.h"
-#include "tinylm/layer_check.h"
-#include "tinylm/plugin_manager.h"
-#include "tinylm/checkpoint.h"
-#include "tinylm/trainer.h"
+#include "tinylm/experiments/experiment.h"
+#include "tinylm/layers/layer_check.h"
+#include "tinylm/plugins/plugin_manager.h"
+#include "tinylm/model/checkpoint.h"
+#include "tinylm/training/trainer.h"
 
 namespace tinylm::testing {
 namespace {

@@ -5,9 +5,9 @@
 #include <google/protobuf/text_format.h>
 
 #include "temp_dir.h"
-#include "tinylm/plugin_manager.h"
-#include "tinylm/spec.h"
-#include "tinylm/tokenizer.h"
+#include "tinylm/plugins/plugin_manager.h"
+#include "tinylm/experiments/spec.h"
+#include "tinylm/data/tokenizer.h"
 
 namespace tinylm::testing {
 namespace {

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "temp_dir.h"
-#include "tinylm/experiment.h"
-#include "tinylm/spec.h"
+#include "tinylm/experiments/experiment.h"
+#include "tinylm/experiments/spec.h"
 
 namespace tinylm::testing {
 namespace {

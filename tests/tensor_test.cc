@@ -2,9 +2,9 @@
 
 #include <cstdint>
 
-#include "tinylm/ops.h"
-#include "tinylm/rng.h"
-#include "tinylm/tensor.h"
+#include "tinylm/tensors/ops.h"
+#include "tinylm/tensors/rng.h"
+#include "tinylm/tensors/tensor.h"
 
 namespace tinylm::testing {
 namespace {

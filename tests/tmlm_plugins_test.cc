@@ -8,11 +8,11 @@
 #include <sstream>
 
 #include "temp_dir.h"
-#include "tinylm/checkpoint.h"
-#include "tinylm/experiment.h"
-#include "tinylm/plugin_manager.h"
-#include "tinylm/rng.h"
-#include "tinylm/trainer.h"
+#include "tinylm/model/checkpoint.h"
+#include "tinylm/experiments/experiment.h"
+#include "tinylm/plugins/plugin_manager.h"
+#include "tinylm/tensors/rng.h"
+#include "tinylm/training/trainer.h"
 
 namespace tinylm::testing {
 namespace {

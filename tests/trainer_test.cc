@@ -8,10 +8,10 @@
 #include <sstream>
 
 #include "temp_dir.h"
-#include "tinylm/checkpoint.h"
-#include "tinylm/experiment.h"
-#include "tinylm/generate.h"
-#include "tinylm/trainer.h"
+#include "tinylm/model/checkpoint.h"
+#include "tinylm/experiments/experiment.h"
+#include "tinylm/model/generate.h"
+#include "tinylm/training/trainer.h"
 
 namespace tinylm::testing {
 namespace {

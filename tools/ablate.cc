@@ -12,10 +12,10 @@
 #include <iostream>
 
 #include "command_line.h"
-#include "tinylm/experiment.h"
-#include "tinylm/plugin_manager.h"
-#include "tinylm/report.h"
-#include "tinylm/trainer.h"
+#include "tinylm/experiments/experiment.h"
+#include "tinylm/plugins/plugin_manager.h"
+#include "tinylm/experiments/report.h"
+#include "tinylm/training/trainer.h"
 
 namespace fs = std::filesystem;
 namespace po = boost::program_options;

@@ -8,9 +8,9 @@
 #include <iostream>
 
 #include "command_line.h"
-#include "tinylm/checkpoint.h"
-#include "tinylm/generate.h"
-#include "tinylm/spec.h"
+#include "tinylm/model/checkpoint.h"
+#include "tinylm/model/generate.h"
+#include "tinylm/experiments/spec.h"
 
 namespace po = boost::program_options;
 using namespace tinylm;

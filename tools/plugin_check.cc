@@ -12,8 +12,8 @@
 #include <iostream>
 
 #include "command_line.h"
-#include "tinylm/layer_check.h"
-#include "tinylm/plugin_manager.h"
+#include "tinylm/layers/layer_check.h"
+#include "tinylm/plugins/plugin_manager.h"
 
 namespace po = boost::program_options;
 using namespace tinylm;

@@ -4,7 +4,7 @@
 
 #include "relu2.pb.h"
 #include "tinylm/layers/linear.h"
-#include "tinylm/plugin.h"
+#include "tinylm/plugins/plugin.h"
 
 namespace {
 

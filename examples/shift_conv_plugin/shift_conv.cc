@@ -4,7 +4,7 @@
 
 #include "shift_conv.pb.h"
 #include "tinylm/graph/graph_layer.h"
-#include "tinylm/plugin.h"
+#include "tinylm/plugins/plugin.h"
 
 namespace {
 using namespace tinylm;

@@ -13,7 +13,7 @@
 #include <stdexcept>
 
 #include "quantize.h"
-#include "tinylm/ops.h"
+#include "tinylm/tensors/ops.h"
 
 namespace tinylm::bitnet {
 

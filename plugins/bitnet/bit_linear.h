@@ -2,7 +2,7 @@
 #pragma once
 
 #include "bitnet.pb.h"
-#include "tinylm/plugin.h"
+#include "tinylm/plugins/plugin.h"
 
 namespace tinylm::bitnet {
 

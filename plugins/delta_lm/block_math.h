@@ -5,8 +5,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "tinylm/layer.h"
-#include "tinylm/tensor.h"
+#include "tinylm/layers/layer.h"
+#include "tinylm/tensors/tensor.h"
 
 namespace tinylm::delta_lm {
 

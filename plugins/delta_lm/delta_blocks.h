@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "delta_lm.pb.h"
-#include "tinylm/plugin.h"
+#include "tinylm/plugins/plugin.h"
 
 namespace tinylm::delta_lm {
 

@@ -16,7 +16,7 @@
 #include "gated_memory.h"
 #include "tinylm/layers/linear.h"
 #include "tinylm/layers/mlp.h"
-#include "tinylm/ops.h"
+#include "tinylm/tensors/ops.h"
 
 namespace tinylm::delta_lm {
 namespace {

@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-#include "tinylm/tensor.h"
+#include "tinylm/tensors/tensor.h"
 
 namespace tinylm::delta_lm {
 

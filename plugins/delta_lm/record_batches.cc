@@ -3,7 +3,7 @@
 #include <stdexcept>
 
 #include "delta_blocks.h"
-#include "tinylm/rng.h"
+#include "tinylm/tensors/rng.h"
 
 namespace tinylm::delta_lm {
 namespace {

@@ -2,7 +2,7 @@
 
 #include "block_math.h"
 #include "delta_blocks.h"
-#include "tinylm/ops.h"
+#include "tinylm/tensors/ops.h"
 
 namespace tinylm::delta_lm {
 

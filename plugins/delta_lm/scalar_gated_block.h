@@ -10,7 +10,7 @@
 #include "delta_lm.pb.h"
 #include "tinylm/layers/layernorm.h"
 #include "tinylm/layers/mlp.h"
-#include "tinylm/plugin.h"
+#include "tinylm/plugins/plugin.h"
 
 namespace tinylm::delta_lm {
 

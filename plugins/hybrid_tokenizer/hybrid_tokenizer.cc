@@ -19,7 +19,7 @@
 #include <stdexcept>
 
 #include "hybrid_tokenizer.pb.h"
-#include "tinylm/plugin.h"
+#include "tinylm/plugins/plugin.h"
 
 namespace {
 

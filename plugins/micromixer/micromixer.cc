@@ -6,7 +6,7 @@
 #include "micromixer.pb.h"
 #include "tinylm/layers/elementwise.h"
 #include "tinylm/layers/linear.h"
-#include "tinylm/plugin.h"
+#include "tinylm/plugins/plugin.h"
 
 namespace {
 

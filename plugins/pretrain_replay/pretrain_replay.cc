@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "pretrain_replay.pb.h"
-#include "tinylm/plugin.h"
-#include "tinylm/rng.h"
+#include "tinylm/plugins/plugin.h"
+#include "tinylm/tensors/rng.h"
 
 namespace {
 

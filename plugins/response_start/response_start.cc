@@ -1,7 +1,7 @@
 // Response-start weighting. The stage's mask (weight 0 outside assistant responses) is already
 // in the weights; a response is a run of positive weights, and its k-th target is boosted.
 #include "response_start.pb.h"
-#include "tinylm/plugin.h"
+#include "tinylm/plugins/plugin.h"
 
 namespace {
 

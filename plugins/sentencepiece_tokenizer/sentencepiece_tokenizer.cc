@@ -14,7 +14,7 @@
 
 #include "sentencepiece_tokenizer.pb.h"
 #include "shim/spm_api.h"
-#include "tinylm/plugin.h"
+#include "tinylm/plugins/plugin.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // Word-token loss boosting: w_i <- w_i * (1 + beta * [chars(target_i) > 1]).
-#include "tinylm/plugin.h"
+#include "tinylm/plugins/plugin.h"
 #include "word_boost.pb.h"
 
 namespace {

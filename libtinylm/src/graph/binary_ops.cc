@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "../chunked_reduce.h"
+#include "../tensors/chunked_reduce.h"
 #include "op_util.h"
 #include "tinylm/graph/ops.h"
 

@@ -2,8 +2,8 @@
 
 #include <stdexcept>
 
-#include "tinylm/ops.h"
-#include "tinylm/rng.h"
+#include "tinylm/tensors/ops.h"
+#include "tinylm/tensors/rng.h"
 
 namespace tinylm {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <stdexcept>
 
-#include "tinylm/plugin.h"
-#include "tinylm/rng.h"
+#include "tinylm/plugins/plugin.h"
+#include "tinylm/tensors/rng.h"
 
 namespace tinylm {
 

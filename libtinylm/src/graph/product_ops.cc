@@ -3,7 +3,7 @@
 // the sum post-op when a gradient accumulates.
 #include "op_util.h"
 #include "tinylm/graph/ops.h"
-#include "tinylm/ops.h"
+#include "tinylm/tensors/ops.h"
 
 namespace tinylm::fn {
 namespace {

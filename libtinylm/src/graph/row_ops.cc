@@ -3,11 +3,11 @@
 
 #include <cmath>
 
-#include "../chunked_reduce.h"
-#include "../vec_math.h"
+#include "../tensors/chunked_reduce.h"
+#include "../tensors/vec_math.h"
 #include "op_util.h"
 #include "tinylm/graph/ops.h"
-#include "tinylm/ops.h"
+#include "tinylm/tensors/ops.h"
 
 namespace tinylm::fn {
 namespace {

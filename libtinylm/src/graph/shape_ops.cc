@@ -3,7 +3,7 @@
 
 #include "op_util.h"
 #include "tinylm/graph/ops.h"
-#include "tinylm/rng.h"
+#include "tinylm/tensors/rng.h"
 
 namespace tinylm::fn {
 namespace {

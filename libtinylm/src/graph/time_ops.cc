@@ -3,7 +3,7 @@
 // built from them decodes in O(1) per token without being told how.
 #include <cstring>
 
-#include "../chunked_reduce.h"
+#include "../tensors/chunked_reduce.h"
 #include "op_util.h"
 #include "tinylm/graph/ops.h"
 

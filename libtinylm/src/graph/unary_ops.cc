@@ -2,7 +2,7 @@
 // backward primitives), it computes it, so graph layers match the hand-written ones exactly.
 #include "op_util.h"
 #include "tinylm/graph/ops.h"
-#include "tinylm/ops.h"
+#include "tinylm/tensors/ops.h"
 
 namespace tinylm::fn {
 namespace {

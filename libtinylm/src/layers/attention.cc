@@ -5,7 +5,7 @@
 #include <limits>
 #include <stdexcept>
 
-#include "tinylm/ops.h"
+#include "tinylm/tensors/ops.h"
 #include "attention_kernels.h"
 
 namespace tinylm {

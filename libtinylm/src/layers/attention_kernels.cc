@@ -5,8 +5,8 @@
 #include <limits>
 #include <vector>
 
-#include "../vec_math.h"
-#include "tinylm/ops.h"
+#include "../tensors/vec_math.h"
+#include "tinylm/tensors/ops.h"
 
 namespace tinylm::attention_kernels {
 namespace {

@@ -5,8 +5,8 @@
 #pragma once
 #include <cstdint>
 
-#include "tinylm/context.h"
-#include "tinylm/tensor.h"
+#include "tinylm/tensors/context.h"
+#include "tinylm/tensors/tensor.h"
 
 namespace tinylm::attention_kernels {
 

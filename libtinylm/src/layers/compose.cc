@@ -3,7 +3,7 @@
 #include <stdexcept>
 
 #include "tinylm/layers/elementwise.h"
-#include "tinylm/ops.h"
+#include "tinylm/tensors/ops.h"
 
 namespace tinylm {
 

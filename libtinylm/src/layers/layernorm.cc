@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-#include "tinylm/ops.h"
+#include "tinylm/tensors/ops.h"
 
 namespace tinylm {
 

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "tinylm/ops.h"
-#include "../vec_math.h"
+#include "tinylm/tensors/ops.h"
+#include "../tensors/vec_math.h"
 
 namespace tinylm {
 

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "../chunked_reduce.h"
+#include "../tensors/chunked_reduce.h"
 
 namespace tinylm {
 

@@ -1,6 +1,6 @@
 // A plugin built against a different plugin ABI: the host must refuse it with a clear message.
 #define TINYLM_PLUGIN_ABI 99
-#include "tinylm/plugin.h"
+#include "tinylm/plugins/plugin.h"
 
 namespace {
 void Register(tinylm::PluginRegistrar&) {}

@@ -2,7 +2,7 @@
 #include <cmath>
 
 #include "test_components.pb.h"
-#include "tinylm/plugin.h"
+#include "tinylm/plugins/plugin.h"
 
 namespace {
 

@@ -16,10 +16,10 @@
 #include <typeinfo>
 #include <vector>
 
-#include "tinylm/context.h"
-#include "tinylm/layer.h"
-#include "tinylm/params.h"
-#include "tinylm/tensor.h"
+#include "tinylm/tensors/context.h"
+#include "tinylm/layers/layer.h"
+#include "tinylm/tensors/params.h"
+#include "tinylm/tensors/tensor.h"
 
 namespace tinylm {
 

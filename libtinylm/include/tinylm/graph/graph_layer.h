@@ -20,11 +20,11 @@
 
 #include "tinylm/graph/graph.h"
 #include "tinylm/graph/ops.h"
-#include "tinylm/layer.h"
+#include "tinylm/layers/layer.h"
 
 namespace tinylm {
 
-struct LayerBuildContext;  // tinylm/plugin.h
+struct LayerBuildContext;  // tinylm/plugins/plugin.h
 
 // The parameters of a linear map x W^T + b (W [out, in]); bias may be null.
 struct LinearParams {

@@ -8,7 +8,7 @@
 #pragma once
 #include <memory>
 
-#include "tinylm/layer.h"
+#include "tinylm/layers/layer.h"
 #include "tinylm/layers/linear.h"
 #include "tinylm/layers/rmsnorm.h"
 #include "tinylm/layers/rope.h"

@@ -4,7 +4,7 @@
 #include <memory>
 #include <vector>
 
-#include "tinylm/layer.h"
+#include "tinylm/layers/layer.h"
 
 namespace tinylm {
 

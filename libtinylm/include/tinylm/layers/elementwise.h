@@ -1,6 +1,6 @@
 // Parameter-free elementwise layers: activations on oneDNN eltwise primitives, and dropout.
 #pragma once
-#include "tinylm/layer.h"
+#include "tinylm/layers/layer.h"
 
 namespace tinylm {
 

@@ -1,7 +1,7 @@
 // Embedding: int32 token ids [B, T] -> rows of a [vocab, d] table. Its weight can be shared
 // with the output head (a Linear built with shared_weight = weight()).
 #pragma once
-#include "tinylm/layer.h"
+#include "tinylm/layers/layer.h"
 
 namespace tinylm {
 

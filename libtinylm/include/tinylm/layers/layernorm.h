@@ -1,7 +1,7 @@
 // LayerNorm over the last dimension with weight and bias, on oneDNN's layer_normalization
 // forward and backward primitives.
 #pragma once
-#include "tinylm/layer.h"
+#include "tinylm/layers/layer.h"
 
 namespace tinylm {
 

@@ -1,7 +1,7 @@
 // Linear: y = x W^T (+ b), W stored [out, in] as in PyTorch. All three products are oneDNN
 // matmuls; the backward ones run on transposed views of the same buffers.
 #pragma once
-#include "tinylm/layer.h"
+#include "tinylm/layers/layer.h"
 
 namespace tinylm {
 

@@ -5,7 +5,7 @@
 #pragma once
 #include <memory>
 
-#include "tinylm/layer.h"
+#include "tinylm/layers/layer.h"
 #include "tinylm/layers/elementwise.h"
 #include "tinylm/layers/linear.h"
 

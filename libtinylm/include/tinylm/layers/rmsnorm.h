@@ -1,7 +1,7 @@
 // RMSNorm over the last dimension: y = x / sqrt(mean(x^2) + eps) * w.
 // oneDNN 2.6 has no RMSNorm, so forward and backward are vectorised loops.
 #pragma once
-#include "tinylm/layer.h"
+#include "tinylm/layers/layer.h"
 
 namespace tinylm {
 

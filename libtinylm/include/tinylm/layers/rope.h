@@ -2,7 +2,7 @@
 // interleaved pairs (2i with 2i+1); frequency i is base^(-2i/r) where r = rotary dims
 // = fraction * head_dim (rounded down to even). Dims past r pass through unchanged.
 #pragma once
-#include "tinylm/layer.h"
+#include "tinylm/layers/layer.h"
 
 namespace tinylm {
 

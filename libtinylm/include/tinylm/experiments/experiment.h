@@ -1,0 +1,55 @@
+// An experiment prepared for training: the resolved spec validated end to end (tokenizer,
+// data read and tokenized, model built), so that every error surfaces before any training.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tinylm/data/data.h"
+#include "tinylm/model/model.h"
+#include "tinylm/plugins/plugin.h"
+#include "tinylm/experiments/spec.h"
+#include "tinylm/data/tokenizer.h"
+
+namespace tinylm {
+
+struct PreparedStage {
+  proto::StageSpec spec;  // effective settings (defaults filled in)
+  int64_t steps = 0;
+  std::string data_path;  // spec path of its DataSpec ("data" or "stages[i].data")
+  // PRETRAIN: token streams. SFT: chat examples.
+  TokenStream train, val;
+  std::shared_ptr<ChatExamples> chat_train, chat_val;
+  int64_t train_documents = 0, val_documents = 0, dropped_overlap = 0;
+  std::vector<std::shared_ptr<TokenWeighting>> weightings;  // applied in order to each batch
+  std::shared_ptr<DataMixer> mixer;                         // or null
+};
+
+struct Experiment {
+  proto::ExperimentSpec spec;
+  std::string spec_text;  // canonical text of `spec`
+  // What determines one seed's results: spec_text without name, description, seeds, output
+  // directory and base bookkeeping. Cache keys hash it; resume checks it.
+  std::string run_text;
+  std::string role;       // "baseline", "variant" or "single"
+  std::shared_ptr<Tokenizer> tokenizer;
+  std::vector<PreparedStage> stages;
+  std::vector<uint64_t> seeds;
+  uint64_t data_hash = 0;  // of every data file's bytes
+  int64_t params = 0;
+  std::string param_table;
+  std::vector<std::shared_ptr<Evaluator>> evaluators;  // run after training
+
+  std::unique_ptr<LanguageModel> BuildModel() const;
+  // Identifies a run's results: spec text, seed, code version and data contents.
+  std::string CacheKey(uint64_t seed) const;
+};
+
+// The code version baked in at build time (git describe, or the project version).
+const char* CodeVersion();
+
+// Validates and prepares the variant (or, with baseline = true, the baseline) of `rs`.
+// Throws SpecError "file:line:col: field.path: reason" on any problem.
+Experiment PrepareExperiment(const ResolvedSpec& rs, bool baseline, const std::string& data_dir);
+
+}  // namespace tinylm

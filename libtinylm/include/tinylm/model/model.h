@@ -1,0 +1,85 @@
+// A language model = a ParamStore + a Sequential network mapping int32 ids [B, T] to logits
+// [B, T, V], built from a ModelSpec (proto/tinylm.proto) by BuildModel.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tinylm.pb.h"
+#include "tinylm/layers/compose.h"
+#include "tinylm/model/loss.h"
+#include "tinylm/training/optim.h"
+
+namespace tinylm {
+
+class LanguageModel {
+ public:
+  LanguageModel() : net_(std::make_unique<Sequential>()) {}
+  ParamStore& store() { return store_; }
+  const ParamStore& store() const { return store_; }
+  Sequential& net() { return *net_; }
+  int64_t vocab_size() const { return vocab_; }
+  int64_t context() const { return context_; }
+  void set_shape(int64_t vocab, int64_t context) { vocab_ = vocab, context_ = context; }
+
+  // Exact number of trainable scalars (tied and shared parameters counted once).
+  int64_t NumParams() const;
+
+  // Top-level parts for summaries: display name, description, and the layer.
+  struct Part {
+    std::string name, description;
+    const Layer* layer;
+  };
+  void AddPart(Part p) { parts_.push_back(std::move(p)); }
+  const std::vector<Part>& parts() const { return parts_; }
+  // "name  description  params" lines; parameters already counted by an earlier part (tied,
+  // shared) are not counted again and are marked.
+  std::string ParamTable() const;
+
+  Tensor Forward(Context& ctx, const Tensor& ids, Mode mode) { return net_->Forward(ctx, ids, mode); }
+  Tensor Backward(Context& ctx, const Tensor& dlogits) { return net_->Backward(ctx, dlogits); }
+
+  // Buffer for dL/dlogits, reused across training steps.
+  Tensor& dlogits_workspace() { return dlogits_; }
+
+ private:
+  ParamStore store_;
+  std::unique_ptr<Sequential> net_;
+  std::vector<Part> parts_;
+  int64_t vocab_ = 0, context_ = 0;
+  Tensor dlogits_;
+};
+
+// Builds the network of `spec` for a vocabulary of `vocab` tokens. Parameters are declared, not
+// allocated: call store().Allocate(seed). Throws std::invalid_argument naming the spec path of
+// a bad setting (e.g. "model.block.layer[0].residual.mixer.attention.heads").
+class Tokenizer;
+std::unique_ptr<LanguageModel> BuildModel(const proto::ModelSpec& spec, int64_t vocab,
+                                          const Tokenizer* tokenizer = nullptr);
+
+struct LayerBuildContext;  // tinylm/plugins/plugin.h
+// Builds one layer from its spec (core types and plugin types alike); errors name `path`.
+LayerPtr BuildLayer(const proto::LayerSpec& spec, const LayerBuildContext& ctx, const std::string& path = "layer");
+
+// The plain decoder-only transformer as a ModelSpec: count x [pre-norm attention residual,
+// pre-norm MLP residual], final norm, tied or separate head.
+proto::ModelSpec TransformerModelSpec(const proto::TransformerConfig& cfg);
+std::unique_ptr<LanguageModel> BuildTransformer(const proto::TransformerConfig& cfg);
+
+struct Batch {
+  Tensor inputs;   // int32 [B, T]
+  Tensor targets;  // int32 [B, T]
+  Tensor weights;  // f32 [B, T] or undefined (all 1)
+};
+
+struct StepResult {
+  double loss = 0.0, grad_norm = 0.0;
+  float lr = 0.0f;
+};
+
+// One optimisation step: zero grads, forward, weighted cross-entropy, backward, clip,
+// AdamW. ctx.step() should be set by the caller (it keys dropout masks).
+StepResult TrainStep(Context& ctx, LanguageModel& model, AdamW& opt, const Batch& batch, float lr,
+                     double grad_clip);
+
+}  // namespace tinylm

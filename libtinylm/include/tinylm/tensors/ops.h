@@ -1,0 +1,37 @@
+// Thin, cached wrappers over the oneDNN primitives the layers use for heavy math.
+#pragma once
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "tinylm/tensors/context.h"
+#include "tinylm/tensors/tensor.h"
+
+namespace tinylm {
+
+struct MatmulOptions {
+  bool trans_a = false;      // use A's transpose (a strided view, no copy)
+  bool trans_b = false;      // use B's transpose
+  bool accumulate = false;   // C += result (oneDNN sum post-op) instead of C = result
+  float alpha = 1.0f;        // result scale
+  const Tensor* bias = nullptr;  // [N], added to every row
+};
+
+// C = alpha * op(A) . op(B) (+ C) (+ bias). A, B, C are contiguous 2-D [rows, cols] or 3-D
+// [batch, rows, cols] tensors; op() transposes the last two dims via strides. oneDNN has no
+// matmul backward, so backward products are matmuls on transposed views (same fast kernels).
+void Matmul(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& c,
+            const MatmulOptions& opt = {});
+
+// db[n] += sum_m dy[m, n], as a matmul with a ones row (oneDNN's reduction hits a slow kernel).
+void AccumulateColumnSums(Context& ctx, const Tensor& dy2d, const Tensor& db);
+
+// dst = f(src) and diff_src = f'(src) * diff_dst for a oneDNN eltwise algorithm.
+void EltwiseForward(Context& ctx, dnnl::algorithm alg, float alpha, const Tensor& src,
+                    const Tensor& dst);
+void EltwiseBackward(Context& ctx, dnnl::algorithm alg, float alpha, const Tensor& src,
+                     const Tensor& diff_dst, const Tensor& diff_src);
+
+// Elementwise helpers (vectorised loops; memory-bound, not worth a primitive).
+void Add(const Tensor& a, const Tensor& b, const Tensor& out);  // out = a + b
+void AddInPlace(const Tensor& acc, const Tensor& x);            // acc += x
+
+}  // namespace tinylm

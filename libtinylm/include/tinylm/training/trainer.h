@@ -1,0 +1,45 @@
+// Training one (experiment, seed): stages in order, metrics as JSON lines, periodic
+// evaluation and resumable checkpoints, final evaluation and samples, summary.json last
+// (its presence marks a finished run).
+#pragma once
+#include <functional>
+#include <string>
+
+#include "results.pb.h"
+#include "tinylm/experiments/experiment.h"
+
+namespace tinylm {
+
+struct RunOptions {
+  uint64_t seed = 1;
+  std::string dir;        // run directory (created)
+  bool resume = false;    // continue from dir/checkpoint.bin if present
+  int threads = 0;        // 0: the spec's runtime.threads (0 there: all cores)
+  std::string label;      // shown in the progress line
+  bool tty = false;       // rewrite the progress line in place
+  int64_t stop_after_steps = -1;  // stop (as if killed) after this many global steps; tests
+};
+
+struct EvalResult {
+  double loss = 0, bpb = 0, accuracy = 0;
+  int64_t tokens = 0;
+};
+
+// Unweighted cross-entropy over non-overlapping windows of a token stream (at most max_tokens
+// targets), bits per UTF-8 byte of the covered text, and next-token accuracy.
+EvalResult EvaluateStream(Context& ctx, LanguageModel& model, const Tokenizer& tok, const TokenStream& s,
+                          int64_t batch, int64_t seq, int64_t max_tokens);
+// Held-out response loss of chat examples (masked to assistant tokens).
+EvalResult EvaluateChat(Context& ctx, LanguageModel& model, const Tokenizer& tok, const ChatExamples& ex,
+                        int64_t batch, int64_t max_tokens);
+
+// Runs (or resumes, or — when dir/summary.json exists — returns the finished) run.
+proto::RunSummary TrainRun(const Experiment& e, const RunOptions& o);
+
+// Reads dir/summary.json if the run there finished; returns false otherwise.
+bool ReadFinishedRun(const std::string& dir, proto::RunSummary* out);
+
+// Writes `text` to `path` atomically (temporary file + rename).
+void WriteFileAtomic(const std::string& path, const std::string& text);
+
+}  // namespace tinylm

@@ -1,0 +1,312 @@
+#include "tinylm/experiments/experiment.h"
+
+#include <absl/strings/str_cat.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "tinylm/model/checkpoint.h"
+#include "tinylm/plugins/plugin_manager.h"
+
+#ifndef TINYLM_CODE_VERSION
+#define TINYLM_CODE_VERSION "unknown"
+#endif
+
+namespace tinylm {
+
+const char* CodeVersion() { return TINYLM_CODE_VERSION; }
+
+std::unique_ptr<LanguageModel> Experiment::BuildModel() const {
+  return tinylm::BuildModel(spec.model(), tokenizer->vocab_size(), tokenizer.get());
+}
+
+std::string Experiment::CacheKey(uint64_t seed) const {
+  uint64_t h = Fnv64(run_text.data(), run_text.size());
+  h = Fnv64(&seed, sizeof seed, h);
+  h = Fnv64(CodeVersion(), std::strlen(CodeVersion()), h);
+  h = Fnv64(&data_hash, sizeof data_hash, h);
+  return Hex64(h);
+}
+
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+// Raw documents of one stage, before tokenization.
+struct StageDocs {
+  std::vector<Document> train, val;
+};
+
+class Preparer {
+ public:
+  Preparer(const ResolvedSpec& rs, bool baseline, std::string data_dir)
+      : rs_(rs), baseline_(baseline), data_dir_(std::move(data_dir)) {}
+
+  [[noreturn]] void Fail(const std::string& path, const std::string& reason) const {
+    throw rs_.ErrorAt(path, reason, baseline_);
+  }
+
+  Experiment Run() {
+    Experiment e;
+    e.spec = baseline_ ? rs_.baseline() : rs_.variant();
+    e.role = rs_.has_baseline() ? (baseline_ ? "baseline" : "variant") : "single";
+    proto::ExperimentSpec& s = e.spec;
+    if (s.seeds_size() == 0) {
+      s.add_seeds(1);
+      s.add_seeds(2);
+    }
+    e.seeds.assign(s.seeds().begin(), s.seeds().end());
+    for (int i = 0; i < s.plugins_size(); ++i)  // LoadSpec loaded them; a --set may have added one
+      if (!PluginManager::Global().IsLoaded(s.plugins(i)))
+        Fail(absl::StrCat("plugins[", i, "]"), "plugin '" + s.plugins(i) + "' is not loaded (list plugins in the spec file)");
+
+    const auto& ev = s.eval();
+    if (ev.interval_steps() < 0) Fail("eval.interval_steps", "must not be negative");
+    if (ev.max_tokens() <= 0) Fail("eval.max_tokens", "must be positive");
+    if (ev.log_interval_steps() <= 0) Fail("eval.log_interval_steps", "must be positive");
+    if (ev.temperature() < 0) Fail("eval.temperature", "must not be negative");
+    if (ev.top_p() <= 0 || ev.top_p() > 1) Fail("eval.top_p", "must be in (0, 1]");
+    if (s.runtime().threads() < 0) Fail("runtime.threads", "must not be negative");
+
+    // Stage settings and documents first: a trained tokenizer learns from them.
+    if (s.stages_size() == 0) s.add_stages();
+    std::vector<StageDocs> docs;
+    for (int i = 0; i < s.stages_size(); ++i) {
+      e.stages.push_back(StageSettings(s, i));
+      docs.push_back(LoadStageDocs(s, &e.stages.back(), &e));
+    }
+    e.tokenizer = MakeTokenizer(&s, docs[0].train);
+
+    std::unique_ptr<LanguageModel> model;
+    try {
+      model = tinylm::BuildModel(s.model(), e.tokenizer->vocab_size(), e.tokenizer.get());
+    } catch (const std::invalid_argument& err) {
+      const std::string msg = err.what();
+      const size_t colon = msg.find(": ");
+      Fail(colon == std::string::npos ? "model" : msg.substr(0, colon),
+           colon == std::string::npos ? msg : msg.substr(colon + 2));
+    }
+    e.params = model->NumParams();
+    e.param_table = model->ParamTable();
+
+    const TokenStream* pretrain = nullptr;
+    for (int i = 0; i < s.stages_size(); ++i) {
+      Tokenize(&e.stages[i], docs[i], *e.tokenizer);
+      if (!pretrain && !e.stages[i].chat_train) pretrain = &e.stages[i].train;
+      StagePlugins(s, i, &e.stages[i], *e.tokenizer, pretrain);
+    }
+    for (int i = 0; i < ev.evaluators_size(); ++i) {
+      const std::string path = absl::StrCat("eval.evaluators[", i, "]");
+      const Message& spec = ev.evaluators(i);
+      const auto [ext, cfg] = Extension(spec, path);
+      const auto* entry = PluginManager::Global().FindEvaluator(ext->full_name());
+      if (!entry) Fail(path, NotRegistered(ext, "evaluator"));
+      CheckConfig(entry->check, *cfg, path + ".[" + ext->full_name() + "]");
+      e.evaluators.push_back(PluginManager::Global().MakeEvaluator(*entry, *cfg, {data_dir_, e.seeds[0]}));
+    }
+
+    e.spec_text = SpecToText(s);
+    proto::ExperimentSpec run = s;
+    for (const char* f : {"name", "description", "base", "seeds", "output_dir", "replace"})
+      run.GetReflection()->ClearField(&run, run.GetDescriptor()->FindFieldByName(f));
+    e.run_text = SpecToText(run);
+    return e;
+  }
+
+ private:
+  std::pair<const FieldDescriptor*, const Message*> Extension(const Message& m, const std::string& path) const {
+    const FieldDescriptor* ext = nullptr;
+    try {
+      ext = SetExtension(m);
+    } catch (const std::invalid_argument& err) {
+      Fail(path, err.what());
+    }
+    if (!ext) Fail(path, "empty: set one plugin component, e.g. [tinylm.plugins.name] { ... }");
+    return {ext, &m.GetReflection()->GetMessage(m, ext)};
+  }
+
+  static std::string NotRegistered(const FieldDescriptor* ext, const std::string& kind) {
+    return "[" + ext->full_name() + "] is not registered as a " + kind + " by any loaded plugin";
+  }
+
+  // A plugin's own semantic check; "field: reason" errors point at that field.
+  void CheckConfig(const ConfigCheck& check, const Message& cfg, const std::string& path) const {
+    if (!check) return;
+    const std::string err = check(cfg);
+    if (err.empty()) return;
+    const size_t colon = err.find(": ");
+    if (colon != std::string::npos && cfg.GetDescriptor()->FindFieldByName(err.substr(0, colon)))
+      Fail(path + "." + err.substr(0, colon), err.substr(colon + 2));
+    Fail(path, err);
+  }
+
+  std::shared_ptr<Tokenizer> MakeTokenizer(proto::ExperimentSpec* s, const std::vector<Document>& corpus) {
+    proto::TokenizerSpec* t = s->mutable_tokenizer();
+    const FieldDescriptor* ext = nullptr;
+    try {
+      ext = SetExtension(*t);
+    } catch (const std::invalid_argument& err) {
+      Fail("tokenizer", err.what());
+    }
+    if (ext) {
+      if (t->has_bytes()) Fail("tokenizer.bytes", "set either bytes or a plugin tokenizer, not both");
+      const std::string path = "tokenizer.[" + ext->full_name() + "]";
+      const auto* entry = PluginManager::Global().FindTokenizer(ext->full_name());
+      if (!entry) Fail(path, NotRegistered(ext, "tokenizer"));
+      const Message& cfg = t->GetReflection()->GetMessage(*t, ext);
+      CheckConfig(entry->check, cfg, path);
+      try {
+        return PluginManager::Global().MakeTokenizer(*entry, cfg, {&corpus, 0});
+      } catch (const std::exception& err) {
+        Fail(path, err.what());
+      }
+    }
+    if (!t->has_bytes()) t->mutable_bytes()->set_end_of_text_byte(0);
+    const auto& bt = t->bytes();
+    if (bt.end_of_text_byte() < -1 || bt.end_of_text_byte() > 255)
+      Fail("tokenizer.bytes.end_of_text_byte", "must be a byte value 0..255, or -1 for none");
+    return std::make_shared<ByteTokenizer>(std::vector<std::string>(bt.special().begin(), bt.special().end()),
+                                           bt.end_of_text_byte());
+  }
+
+  PreparedStage StageSettings(const proto::ExperimentSpec& s, int i) {
+    const std::string p = absl::StrCat("stages[", i, "]");
+    PreparedStage st;
+    st.spec = s.stages(i);
+    const auto& sp = st.spec;
+    if (sp.tokens() <= 0) Fail(p + ".tokens", absl::StrCat("token budget must be positive, got ", sp.tokens()));
+    if (sp.batch_size() <= 0) Fail(p + ".batch_size", "must be positive");
+    if (sp.seq_len() <= 0) Fail(p + ".seq_len", "must be positive");
+    if (sp.seq_len() > s.model().context())
+      Fail(p + ".seq_len", absl::StrCat("sequence length ", sp.seq_len(), " is longer than the model's context ",
+                                        s.model().context(), " (model.context)"));
+    const auto& o = sp.optimizer();
+    if (!(o.lr() > 0)) Fail(p + ".optimizer.lr", "must be positive");
+    if (o.beta1() < 0 || o.beta1() >= 1) Fail(p + ".optimizer.beta1", "must be in [0, 1)");
+    if (o.beta2() < 0 || o.beta2() >= 1) Fail(p + ".optimizer.beta2", "must be in [0, 1)");
+    if (o.weight_decay() < 0) Fail(p + ".optimizer.weight_decay", "must not be negative");
+    if (o.grad_clip() < 0) Fail(p + ".optimizer.grad_clip", "must not be negative");
+    const auto& sc = sp.schedule();
+    if (sc.warmup_fraction() < 0 || sc.warmup_fraction() >= 1) Fail(p + ".schedule.warmup_fraction", "must be in [0, 1)");
+    if (sc.min_lr_ratio() < 0 || sc.min_lr_ratio() > 1) Fail(p + ".schedule.min_lr_ratio", "must be in [0, 1]");
+    const int64_t per_step = static_cast<int64_t>(sp.batch_size()) * sp.seq_len();
+    st.steps = (sp.tokens() + per_step - 1) / per_step;
+    st.data_path = sp.has_data() ? p + ".data" : "data";
+    return st;
+  }
+
+  StageDocs LoadStageDocs(const proto::ExperimentSpec& s, PreparedStage* st, Experiment* e) {
+    const auto& sp = st->spec;
+    const proto::DataSpec& d = sp.has_data() ? sp.data() : s.data();
+    if (d.train_size() == 0) Fail(st->data_path + ".train", "no training data sources");
+    const bool sft = sp.kind() == proto::StageSpec::SFT;
+    StageDocs docs;
+    if (d.validation_size() > 0) {
+      docs.train = Load(d.train(), st->data_path + ".train", sft, e);
+      docs.val = Load(d.validation(), st->data_path + ".validation", sft, e);
+    } else {
+      // Hold out the end of each source, so validation follows the training mix.
+      const float f = d.validation_fraction();
+      if (!(f > 0 && f < 1)) Fail(st->data_path + ".validation_fraction", "must be in (0, 1) when no validation source is given");
+      for (int j = 0; j < d.train_size(); ++j) {
+        google::protobuf::RepeatedPtrField<proto::DataSource> one;
+        *one.Add() = d.train(j);
+        std::vector<Document> part = Load(one, absl::StrCat(st->data_path, ".train[", j, "]"), sft, e, j);
+        const size_t n_val = std::max<size_t>(1, static_cast<size_t>(std::llround(part.size() * f)));
+        if (n_val >= part.size())
+          Fail(st->data_path + ".validation_fraction", absl::StrCat("leaves no training documents of train[", j, "]"));
+        docs.val.insert(docs.val.end(), part.end() - n_val, part.end());
+        docs.train.insert(docs.train.end(), part.begin(), part.end() - n_val);
+      }
+    }
+    if (d.drop_validation_overlap()) st->dropped_overlap = DropOverlap(&docs.train, docs.val);
+    if (docs.train.empty()) Fail(st->data_path + ".train", "no training documents left after removing validation overlap");
+    st->train_documents = static_cast<int64_t>(docs.train.size());
+    st->val_documents = static_cast<int64_t>(docs.val.size());
+    return docs;
+  }
+
+  void Tokenize(PreparedStage* st, const StageDocs& docs, const Tokenizer& tok) {
+    try {
+      if (st->spec.kind() == proto::StageSpec::SFT) {
+        st->chat_train = std::make_shared<ChatExamples>(docs.train, tok, st->spec.seq_len());
+        st->chat_val = std::make_shared<ChatExamples>(docs.val, tok, st->spec.seq_len());
+        if (st->chat_train->response_tokens() == 0 || st->chat_val->response_tokens() == 0)
+          throw std::runtime_error("no response token fits in seq_len " + std::to_string(st->spec.seq_len()));
+      } else {
+        st->train = tinylm::Tokenize(docs.train, tok);
+        st->val = tinylm::Tokenize(docs.val, tok);
+        WindowSampler(&st->train, st->spec.seq_len());
+        WindowSampler(&st->val, st->spec.seq_len());
+      }
+    } catch (const std::runtime_error& err) {
+      Fail(st->data_path, err.what());
+    }
+  }
+
+  void StagePlugins(const proto::ExperimentSpec& s, int i, PreparedStage* st, const Tokenizer& tok,
+                    const TokenStream* pretrain) {
+    const std::string p = absl::StrCat("stages[", i, "]");
+    const auto& sp = s.stages(i);
+    for (int k = 0; k < sp.loss_weighting_size(); ++k) {
+      const std::string path = absl::StrCat(p, ".loss_weighting[", k, "]");
+      const auto [ext, cfg] = Extension(sp.loss_weighting(k), path);
+      const auto* entry = PluginManager::Global().FindWeighting(ext->full_name());
+      if (!entry) Fail(path, NotRegistered(ext, "token weighting"));
+      CheckConfig(entry->check, *cfg, path + ".[" + ext->full_name() + "]");
+      st->weightings.push_back(PluginManager::Global().MakeWeighting(
+          *entry, *cfg, {&tok, sp.kind() == proto::StageSpec::SFT}));
+    }
+    if (sp.has_mixer()) {
+      const std::string path = p + ".mixer";
+      const auto [ext, cfg] = Extension(sp.mixer(), path);
+      const auto* entry = PluginManager::Global().FindMixer(ext->full_name());
+      if (!entry) Fail(path, NotRegistered(ext, "data mixer"));
+      CheckConfig(entry->check, *cfg, path + ".[" + ext->full_name() + "]");
+      try {
+        st->mixer = PluginManager::Global().MakeMixer(*entry, *cfg, {pretrain, sp.seq_len()});
+      } catch (const std::exception& err) {
+        Fail(path, err.what());
+      }
+    }
+  }
+
+  // Loads `sources`; errors name `path`[j] (or `path` itself when `single` >= 0: one source
+  // already indexed in the path).
+  std::vector<Document> Load(const google::protobuf::RepeatedPtrField<proto::DataSource>& sources,
+                             const std::string& path, bool sft, Experiment* e, int single = -1) {
+    std::vector<Document> all;
+    for (int j = 0; j < sources.size(); ++j) {
+      const std::string sp = single >= 0 ? path : absl::StrCat(path, "[", j, "]");
+      const proto::DataSource& src = sources.Get(j);
+      if (!src.has_path() || src.path().empty()) Fail(sp + ".path", "missing file path");
+      if (sft && src.format() != proto::DataSource::PROMPT_RESPONSE)
+        Fail(sp + ".format", "an sft stage needs PROMPT_RESPONSE records");
+      std::vector<Document> docs;
+      try {
+        const std::string file = data_dir_ + "/" + src.path();
+        const std::string bytes = ReadFileBytes(file);
+        docs = ParseDocuments(src, bytes, file);
+        e->data_hash = Fnv64(bytes.data(), bytes.size(), e->data_hash ? e->data_hash : 1469598103934665603ULL);
+      } catch (const std::runtime_error& err) {
+        Fail(sp + ".path", err.what());
+      }
+      if (docs.empty()) Fail(sp + ".path", "no documents in '" + src.path() + "' (empty corpus)");
+      all.insert(all.end(), std::make_move_iterator(docs.begin()), std::make_move_iterator(docs.end()));
+    }
+    return all;
+  }
+
+  const ResolvedSpec& rs_;
+  bool baseline_;
+  std::string data_dir_;
+};
+
+}  // namespace
+
+Experiment PrepareExperiment(const ResolvedSpec& rs, bool baseline, const std::string& data_dir) {
+  return Preparer(rs, baseline, data_dir).Run();
+}
+
+}  // namespace tinylm

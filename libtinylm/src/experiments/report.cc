@@ -1,0 +1,315 @@
+#include "tinylm/experiments/report.h"
+
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_format.h>
+#include <absl/strings/str_join.h>
+#include <absl/strings/str_replace.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <set>
+
+namespace tinylm {
+
+Stats Summarize(const std::vector<double>& v) {
+  Stats s;
+  s.n = static_cast<int>(v.size());
+  if (v.empty()) return s;
+  for (double x : v) s.mean += x;
+  s.mean /= s.n;
+  if (s.n > 1) {
+    double ss = 0;
+    for (double x : v) ss += (x - s.mean) * (x - s.mean);
+    s.sd = std::sqrt(ss / (s.n - 1));
+  }
+  return s;
+}
+
+double TQuantile975(int df) {
+  static const double t[] = {0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                             2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+                             2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+  if (df <= 0) return NAN;
+  if (df <= 30) return t[df];
+  return 1.960 + 2.5 / df;  // close to the exact quantile beyond 30
+}
+
+Difference PairedDifference(const std::vector<double>& b, const std::vector<double>& v) {
+  std::vector<double> d;
+  for (size_t i = 0; i < std::min(b.size(), v.size()); ++i) d.push_back(v[i] - b[i]);
+  const Stats s = Summarize(d);
+  Difference r;
+  r.mean = s.mean;
+  if (s.n > 1) r.half_width = TQuantile975(s.n - 1) * s.sd / std::sqrt(static_cast<double>(s.n));
+  return r;
+}
+
+namespace {
+
+struct Metric {
+  std::string name;
+  std::function<double(const proto::RunSummary&)> get;
+  int decimals;
+  bool lower_is_better;
+  bool per_token = false;  // meaningless across different tokenizers
+};
+
+std::vector<Metric> Metrics(const Comparison& c) {
+  std::vector<Metric> m = {
+      {"parameters", [](const proto::RunSummary& r) { return static_cast<double>(r.params()); }, 0, true},
+      {"tokens seen", [](const proto::RunSummary& r) { return static_cast<double>(r.tokens()); }, 0, true},
+      {"wall time (s)", [](const proto::RunSummary& r) { return r.wall_seconds(); }, 1, true},
+      {"train tokens/s", [](const proto::RunSummary& r) { return r.train_tokens_per_sec(); }, 0, false},
+      {"val loss (nats/token)", [](const proto::RunSummary& r) { return r.val_loss(); }, 4, true, true},
+      {"val bits/byte", [](const proto::RunSummary& r) { return r.val_bpb(); }, 4, true},
+      {"val accuracy", [](const proto::RunSummary& r) { return r.val_accuracy(); }, 4, false, true},
+      {"sample repetition", [](const proto::RunSummary& r) { return r.repetition(); }, 3, true},
+  };
+  // Evaluator metrics (plugins), in name order; direction guessed from the name for labels.
+  std::set<std::string> extra;
+  for (const auto* runs : {&c.baseline, &c.variant})
+    for (const auto& r : *runs)
+      for (const auto& [k, v] : r.extra_metrics()) extra.insert(k);
+  for (const std::string& k : extra)
+    m.push_back({k, [k](const proto::RunSummary& r) {
+                   auto it = r.extra_metrics().find(k);
+                   return it == r.extra_metrics().end() ? NAN : it->second;
+                 },
+                 4, k.find("accuracy") == std::string::npos});
+  bool forgetting = false;
+  for (const auto* runs : {&c.baseline, &c.variant})
+    for (const auto& r : *runs) forgetting |= std::fabs(r.pretrain_val_bpb() - r.val_bpb()) > 1e-12;
+  if (forgetting)
+    m.push_back({"pretrain val bits/byte", [](const proto::RunSummary& r) { return r.pretrain_val_bpb(); }, 4, true});
+  return m;
+}
+
+std::string Num(double v, int decimals) {
+  if (decimals == 0) {
+    std::string s = absl::StrFormat("%.0f", v);
+    const bool neg = !s.empty() && s[0] == '-';
+    std::string digits = neg ? s.substr(1) : s;
+    for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(i, ",");
+    return (neg ? "-" : "") + digits;
+  }
+  return absl::StrFormat("%.*f", decimals, v);
+}
+
+std::string Signed(double v, int decimals) { return (v >= 0 ? "+" : "") + Num(v, decimals); }
+
+std::vector<double> Values(const std::vector<proto::RunSummary>& runs, const Metric& m) {
+  std::vector<double> v;
+  for (const auto& r : runs) v.push_back(m.get(r));
+  return v;
+}
+
+std::string Cell(const std::vector<proto::RunSummary>& runs, const Metric& m) {
+  const Stats s = Summarize(Values(runs, m));
+  if (s.n == 0) return "";
+  if (s.n == 1 || (m.decimals == 0 && s.sd == 0)) return Num(s.mean, m.decimals);
+  return Num(s.mean, m.decimals) + " ± " + Num(s.sd, m.decimals);
+}
+
+// Rows of [metric, baseline, variant, difference]; for a single experiment only [metric, value].
+std::vector<std::vector<std::string>> Rows(const Comparison& c) {
+  std::vector<std::vector<std::string>> rows;
+  const bool compare = !c.baseline.empty();
+  const int n = static_cast<int>(c.variant.size());
+  const std::string seeds = absl::StrCat(n, n == 1 ? " seed" : " seeds");
+  if (compare)
+    rows.push_back({"metric", "baseline (" + seeds + ")", "variant (" + seeds + ")", "variant - baseline [95% CI]"});
+  else
+    rows.push_back({"metric", "mean ± sd (" + seeds + ")"});
+  for (const Metric& m : Metrics(c)) {
+    if (!compare) {
+      rows.push_back({m.name, Cell(c.variant, m)});
+      continue;
+    }
+    const Difference d = PairedDifference(Values(c.baseline, m), Values(c.variant, m));
+    std::string diff = Signed(d.mean, m.decimals);
+    if (m.name != "parameters" && m.name != "tokens seen") {
+      if (d.half_width >= 0) {
+        diff += " [" + Signed(d.mean - d.half_width, m.decimals) + ", " + Signed(d.mean + d.half_width, m.decimals) + "]";
+        const bool sig = d.mean - d.half_width > 0 || d.mean + d.half_width < 0;
+        if (m.per_token && !c.same_tokenizer) diff += "  (per token: tokenizers differ)";
+        else if (sig) diff += (d.mean < 0) == m.lower_is_better ? "  better" : "  worse";
+      } else {
+        diff += " [n/a: 1 seed]";
+      }
+    }
+    rows.push_back({m.name, Cell(c.baseline, m), Cell(c.variant, m), diff});
+  }
+  return rows;
+}
+
+size_t Width(const std::string& s) {  // display width: count UTF-8 code points
+  size_t w = 0;
+  for (unsigned char ch : s) w += (ch & 0xC0) != 0x80;
+  return w;
+}
+
+std::string Pad(const std::string& s, size_t w) { return s + std::string(w > Width(s) ? w - Width(s) : 0, ' '); }
+
+}  // namespace
+
+std::string ComparisonTable(const Comparison& c) {
+  const auto rows = Rows(c);
+  const std::string note = c.same_tokenizer ? "" : "Tokenizers differ: per-token loss and accuracy are not comparable; compare bits per byte.\n";
+  std::vector<size_t> w(rows[0].size(), 0);
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], Width(r[i]));
+  std::string out;
+  for (size_t k = 0; k < rows.size(); ++k) {
+    for (size_t i = 0; i < rows[k].size(); ++i) out += Pad(rows[k][i], w[i] + 2);
+    out += "\n";
+    if (k == 0) {
+      for (size_t i = 0; i < w.size(); ++i) out += std::string(w[i], '-') + "  ";
+      out += "\n";
+    }
+  }
+  return out + note;
+}
+
+std::string CurvesSvg(const Comparison& c) {
+  const double W = 860, H = 480, L = 70, R = 170, T = 40, B = 50;
+  double xmax = 1, ymin = 1e300, ymax = -1e300;
+  auto scan = [&](const std::vector<proto::RunSummary>& runs) {
+    for (const auto& r : runs) {
+      for (const auto& p : r.train_curve()) xmax = std::max<double>(xmax, p.tokens()), ymin = std::min(ymin, p.loss()), ymax = std::max(ymax, p.loss());
+      for (const auto& p : r.val_curve()) xmax = std::max<double>(xmax, p.tokens()), ymin = std::min(ymin, p.loss()), ymax = std::max(ymax, p.loss());
+    }
+  };
+  scan(c.baseline);
+  scan(c.variant);
+  if (ymin > ymax) ymin = 0, ymax = 1;
+  // Early training losses dwarf the rest; clip the y range to the interesting part.
+  ymax = std::min(ymax, ymin + 3.0);
+  const double pad = 0.05 * (ymax - ymin + 1e-9);
+  ymin -= pad;
+  ymax += pad;
+  auto X = [&](double t) { return L + (W - L - R) * t / xmax; };
+  auto Y = [&](double v) { return T + (H - T - B) * (1 - (std::min(v, ymax) - ymin) / (ymax - ymin)); };
+  std::string s = absl::StrFormat(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+      "<text x=\"%.0f\" y=\"22\" font-size=\"15\">%s: loss vs training tokens</text>\n",
+      W, H, L, c.name);
+  for (int i = 0; i <= 5; ++i) {
+    const double v = ymin + (ymax - ymin) * i / 5, tk = xmax * i / 5;
+    absl::StrAppendFormat(&s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L, Y(v), W - R, Y(v));
+    absl::StrAppendFormat(&s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>\n", L - 6, Y(v) + 4, v);
+    absl::StrAppendFormat(&s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", X(tk), H - B + 18,
+                          tk >= 1e6 ? absl::StrFormat("%.1fM", tk / 1e6) : absl::StrFormat("%.0fk", tk / 1e3));
+  }
+  absl::StrAppendFormat(&s, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#444\"/>\n", L, T,
+                        W - L - R, H - T - B);
+  absl::StrAppendFormat(&s, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">training tokens</text>\n", (L + W - R) / 2, H - 10);
+  auto polyline = [&](const google::protobuf::RepeatedPtrField<proto::CurvePoint>& pts, const char* color, double width,
+                      double opacity) {
+    if (pts.empty()) return;
+    std::string d;
+    for (const auto& p : pts) absl::StrAppendFormat(&d, "%.1f,%.1f ", X(p.tokens()), Y(p.loss()));
+    absl::StrAppendFormat(&s, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%.1f\" stroke-opacity=\"%.2f\" points=\"%s\"/>\n",
+                          color, width, opacity, d);
+  };
+  struct Arm {
+    const std::vector<proto::RunSummary>* runs;
+    const char* color;
+    const char* label;
+  };
+  std::vector<Arm> arms;
+  if (!c.baseline.empty()) arms.push_back({&c.baseline, "#1f77b4", "baseline"});
+  arms.push_back({&c.variant, "#ff7f0e", c.baseline.empty() ? "run" : "variant"});
+  double ly = T + 10;
+  for (const Arm& a : arms) {
+    for (const auto& r : *a.runs) {
+      polyline(r.train_curve(), a.color, 1.0, 0.35);
+      polyline(r.val_curve(), a.color, 2.5, 0.95);
+      for (const auto& p : r.val_curve())
+        absl::StrAppendFormat(&s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"/>\n", X(p.tokens()), Y(p.loss()), a.color);
+    }
+    absl::StrAppendFormat(&s, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" stroke-width=\"2.5\"/>\n", W - R + 15,
+                          ly, W - R + 40, ly, a.color);
+    absl::StrAppendFormat(&s, "<text x=\"%.0f\" y=\"%.0f\">%s val</text>\n", W - R + 45, ly + 4, a.label);
+    absl::StrAppendFormat(&s, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" stroke-opacity=\"0.35\"/>\n", W - R + 15,
+                          ly + 18, W - R + 40, ly + 18, a.color);
+    absl::StrAppendFormat(&s, "<text x=\"%.0f\" y=\"%.0f\">%s train</text>\n", W - R + 45, ly + 22, a.label);
+    ly += 44;
+  }
+  s += "</svg>\n";
+  return s;
+}
+
+std::string ReportMarkdown(const Comparison& c, const std::string& command) {
+  std::string md = absl::StrCat("# ", c.name, "\n\n");
+  if (!c.description.empty()) absl::StrAppend(&md, c.description, "\n\n");
+  absl::StrAppend(&md, "Reproduce: `", command, "`\n\n");
+  if (!c.baseline.empty()) {
+    absl::StrAppend(&md, "## What changes against the baseline\n\n");
+    if (c.changes.empty()) absl::StrAppend(&md, "Nothing: variant and baseline are identical.\n");
+    for (const auto& l : c.changes) absl::StrAppend(&md, "- `", l, "`\n");
+    md += "\n";
+  }
+  absl::StrAppend(&md, "## Results\n\n");
+  const auto rows = Rows(c);
+  for (size_t k = 0; k < rows.size(); ++k) {
+    md += "| " + absl::StrJoin(rows[k], " | ") + " |\n";
+    if (k == 0) md += "|" + absl::StrJoin(std::vector<std::string>(rows[k].size(), "---"), "|") + "|\n";
+  }
+  if (!c.same_tokenizer)
+    absl::StrAppend(&md, "\n**Tokenizers differ**: per-token loss and accuracy are not comparable; compare bits per byte.\n");
+  absl::StrAppend(&md, "\nMeans ± standard deviation over seeds; the difference is paired by seed with a 95% "
+                       "Student-t interval (\"better\"/\"worse\" only when the interval excludes 0). Validation loss "
+                       "and bits per byte are unweighted cross-entropy; bits per byte divide by the UTF-8 bytes "
+                       "of the text, so different tokenizers compare fairly.\n\n![curves](curves.svg)\n\n");
+  absl::StrAppend(&md, "## Parameters\n\n", c.baseline.empty() ? "" : "Baseline:\n\n```\n",
+                  c.baseline.empty() ? "" : c.baseline_params + "```\n\nVariant:\n\n",
+                  "```\n", c.variant_params, "```\n\n## Samples (first seed)\n\n");
+  auto samples = [&](const char* title, const std::vector<proto::RunSummary>& runs) {
+    if (runs.empty()) return;
+    absl::StrAppend(&md, "### ", title, "\n\n");
+    for (const auto& s : runs[0].samples())
+      absl::StrAppend(&md, "> **", s.prompt(), "**", absl::StrReplaceAll(s.text(), {{"\n", " "}}), "\n\n",
+                      absl::StrFormat("repetition %.3f\n\n", s.repetition()));
+  };
+  samples("baseline", c.baseline);
+  samples(c.baseline.empty() ? "run" : "variant", c.variant);
+  return md;
+}
+
+std::string SummaryJson(const Comparison& c) {
+  google::protobuf::util::JsonPrintOptions jo;
+  jo.preserve_proto_field_names = true;
+  auto runs = [&](const std::vector<proto::RunSummary>& v) {
+    std::vector<std::string> out;
+    for (const auto& r : v) {
+      proto::RunSummary slim = r;  // curves and samples live in each run's own summary.json
+      slim.clear_train_curve();
+      slim.clear_val_curve();
+      slim.clear_samples();
+      std::string j;
+      (void)google::protobuf::util::MessageToJsonString(slim, &j, jo);
+      out.push_back(j);
+    }
+    return "[" + absl::StrJoin(out, ",\n    ") + "]";
+  };
+  std::string diffs;
+  for (const Metric& m : Metrics(c)) {
+    if (c.baseline.empty()) break;
+    const Difference d = PairedDifference(Values(c.baseline, m), Values(c.variant, m));
+    absl::StrAppendFormat(&diffs, "%s\n    \"%s\": {\"mean\": %.6g, \"ci95_half_width\": %s}", diffs.empty() ? "" : ",", m.name,
+                          d.mean, d.half_width >= 0 ? absl::StrFormat("%.6g", d.half_width) : "null");
+  }
+  std::string changes;
+  for (const auto& l : c.changes) {
+    std::string esc;
+    for (char ch : l) esc += (ch == '"' || ch == '\\') ? std::string("\\") + ch : std::string(1, ch);
+    changes += (changes.empty() ? "\"" : ", \"") + esc + "\"";
+  }
+  return absl::StrCat("{\n  \"name\": \"", c.name, "\",\n  \"changes\": [", changes, "],\n  \"baseline\": ", runs(c.baseline),
+                      ",\n  \"variant\": ", runs(c.variant), ",\n  \"difference\": {", diffs, "\n  }\n}\n");
+}
+
+}  // namespace tinylm

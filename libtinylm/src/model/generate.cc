@@ -1,0 +1,91 @@
+#include "tinylm/model/generate.h"
+
+#include <absl/strings/str_join.h>
+#include <absl/strings/str_split.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <set>
+
+namespace tinylm {
+
+int32_t SampleToken(const float* logits, int64_t vocab, const SamplingOptions& opt, Rng* rng) {
+  if (opt.temperature <= 0.0f)
+    return static_cast<int32_t>(std::max_element(logits, logits + vocab) - logits);
+  std::vector<int32_t> idx(vocab);
+  std::iota(idx.begin(), idx.end(), 0);
+  // Sorted by logit, ties by id: a deterministic order.
+  std::sort(idx.begin(), idx.end(), [&](int32_t a, int32_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  });
+  const int64_t k = opt.top_k > 0 ? std::min<int64_t>(opt.top_k, vocab) : vocab;
+  std::vector<double> p(k);
+  const double mx = logits[idx[0]];
+  double sum = 0;
+  for (int64_t i = 0; i < k; ++i) sum += (p[i] = std::exp((logits[idx[i]] - mx) / opt.temperature));
+  int64_t keep = k;
+  if (opt.top_p < 1.0f) {
+    double cum = 0;
+    for (int64_t i = 0; i < k; ++i) {
+      cum += p[i] / sum;
+      if (cum >= opt.top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  double total = 0;
+  for (int64_t i = 0; i < keep; ++i) total += p[i];
+  double u = rng->NextUniform() * total;
+  for (int64_t i = 0; i < keep; ++i) {
+    u -= p[i];
+    if (u < 0) return idx[i];
+  }
+  return idx[keep - 1];
+}
+
+std::vector<int32_t> Generate(Context& ctx, LanguageModel& model, const Tokenizer& tok,
+                              const std::vector<int32_t>& prompt_ids, const SamplingOptions& opt) {
+  const int64_t ctx_len = model.context(), vocab = model.vocab_size();
+  std::vector<int32_t> prompt = prompt_ids;
+  if (prompt.empty()) {
+    const int32_t eot = tok.SpecialId("<|endoftext|>");
+    prompt.push_back(eot >= 0 ? eot : 0);
+  }
+  if (static_cast<int64_t>(prompt.size()) >= ctx_len)
+    prompt.erase(prompt.begin(), prompt.end() - (ctx_len - 1));
+  auto state = model.net().NewDecodeState(1, ctx_len);
+  Tensor x = Tensor::Empty({1, static_cast<int64_t>(prompt.size())}, DType::kS32);
+  std::copy(prompt.begin(), prompt.end(), x.s32());
+  Tensor logits = model.net().Step(ctx, x, 0, state.get());
+  int64_t pos = static_cast<int64_t>(prompt.size());
+  Rng rng{opt.seed, 0x5a4d, 0};
+  const int32_t stop1 = tok.SpecialId("<|endoftext|>"), stop2 = tok.SpecialId("<|end|>");
+  std::vector<int32_t> out;
+  Tensor one = Tensor::Empty({1, 1}, DType::kS32);
+  while (static_cast<int>(out.size()) < opt.max_tokens && pos < ctx_len) {
+    const float* last = logits.f32() + (logits.dim(1) - 1) * vocab;
+    const int32_t next = SampleToken(last, vocab, opt, &rng);
+    if (opt.stop_at_end_of_text && (next == stop1 || next == stop2)) break;
+    out.push_back(next);
+    one.s32()[0] = next;
+    logits = model.net().Step(ctx, one, pos++, state.get());
+  }
+  return out;
+}
+
+double RepetitionShare(const std::string& text, int n) {
+  std::vector<std::string> words = absl::StrSplit(text, absl::ByAnyChar(" \n\t"), absl::SkipEmpty());
+  if (static_cast<int>(words.size()) < n) return 0.0;
+  std::set<std::string> seen;
+  int64_t repeated = 0, total = 0;
+  for (size_t i = 0; i + n <= words.size(); ++i) {
+    const std::string gram = absl::StrJoin(words.begin() + i, words.begin() + i + n, " ");
+    repeated += !seen.insert(gram).second;
+    ++total;
+  }
+  return static_cast<double>(repeated) / total;
+}
+
+}  // namespace tinylm

@@ -1,0 +1,132 @@
+#include "tinylm/tensors/ops.h"
+
+#include <absl/strings/str_cat.h>
+
+#include <stdexcept>
+
+namespace tinylm {
+namespace {
+
+using dnnl::memory;
+
+// Logical (possibly transposed) descriptor over a contiguous 2-D/3-D tensor.
+memory::desc MatDesc(const Tensor& t, bool trans) {
+  const int r = t.rank();
+  if (r != 2 && r != 3) throw std::invalid_argument("Matmul operand must be 2-D or 3-D, got " +
+                                                    ShapeString(t.shape()));
+  memory::dims dims(t.shape().begin(), t.shape().end());
+  memory::dims strides(r);
+  const int64_t rows = dims[r - 2], cols = dims[r - 1];
+  if (r == 3) strides[0] = rows * cols;
+  strides[r - 2] = cols;
+  strides[r - 1] = 1;
+  if (trans) {
+    std::swap(dims[r - 2], dims[r - 1]);
+    std::swap(strides[r - 2], strides[r - 1]);
+  }
+  return memory::desc(dims, ToDnnl(t.dtype()), strides);
+}
+
+std::string DescKey(const memory::desc& d) {
+  std::string k;
+  for (auto v : d.dims()) absl::StrAppend(&k, v, "x");
+  const auto& st = d.data.format_desc.blocking.strides;
+  for (int i = 0; i < d.data.ndims; ++i) absl::StrAppend(&k, "s", st[i]);
+  absl::StrAppend(&k, "t", static_cast<int>(d.data_type()), ";");
+  return k;
+}
+
+}  // namespace
+
+void Matmul(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& c,
+            const MatmulOptions& opt) {
+  const memory::desc ad = MatDesc(a, opt.trans_a), bd = MatDesc(b, opt.trans_b),
+                     cd = MatDesc(c, false);
+  const int r = c.rank();
+  if (ad.dims()[r - 1] != bd.dims()[r - 2] || ad.dims()[r - 2] != cd.dims()[r - 2] ||
+      bd.dims()[r - 1] != cd.dims()[r - 1])
+    throw std::invalid_argument("Matmul shape mismatch: " + ShapeString(a.shape()) +
+                                (opt.trans_a ? "^T" : "") + " . " + ShapeString(b.shape()) +
+                                (opt.trans_b ? "^T" : "") + " -> " + ShapeString(c.shape()));
+  memory::dims bias_dims(r, 1);
+  bias_dims[r - 1] = cd.dims()[r - 1];
+  const memory::desc bias_plain =
+      opt.bias ? memory::desc(bias_dims, ToDnnl(opt.bias->dtype()),
+                              r == 2 ? memory::format_tag::ab : memory::format_tag::abc)
+               : memory::desc();
+  const std::string key = absl::StrCat("matmul:", DescKey(ad), DescKey(bd), DescKey(cd),
+                                       opt.accumulate, ":", opt.alpha, ":", opt.bias != nullptr);
+  auto& prim = ctx.cache().Get<dnnl::matmul>(key, [&] {
+    dnnl::primitive_attr attr;
+    if (opt.alpha != 1.0f) attr.set_output_scales(0, {opt.alpha});
+    if (opt.accumulate) {
+      dnnl::post_ops po;
+      po.append_sum(1.0f);
+      attr.set_post_ops(po);
+    }
+    auto d = opt.bias ? dnnl::matmul::desc(ad, bd, bias_plain, cd) : dnnl::matmul::desc(ad, bd, cd);
+    return dnnl::matmul(dnnl::matmul::primitive_desc(d, attr, ctx.engine()));
+  });
+  const auto& eng = ctx.engine();
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, memory(ad, eng, a.raw())},
+      {DNNL_ARG_WEIGHTS, memory(bd, eng, b.raw())},
+      {DNNL_ARG_DST, memory(cd, eng, c.raw())}};
+  if (opt.bias) args.emplace(DNNL_ARG_BIAS, memory(bias_plain, eng, opt.bias->raw()));
+  ctx.Execute(prim, args);
+}
+
+void AccumulateColumnSums(Context& ctx, const Tensor& dy2d, const Tensor& db) {
+  const int64_t m = dy2d.dim(0), n = dy2d.dim(1);
+  MatmulOptions o;
+  o.accumulate = true;
+  Matmul(ctx, ctx.Ones(m).Reshape({1, m}), dy2d, db.Reshape({1, n}), o);
+}
+
+void EltwiseForward(Context& ctx, dnnl::algorithm alg, float alpha, const Tensor& src,
+                    const Tensor& dst) {
+  const memory::desc md({src.numel()}, ToDnnl(src.dtype()), memory::format_tag::a);
+  const std::string key = absl::StrCat("eltf:", static_cast<int>(alg), ":", alpha, ":", src.numel());
+  auto& prim = ctx.cache().Get<dnnl::eltwise_forward>(key, [&] {
+    dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_training, alg, md, alpha, 0.0f);
+    return dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(d, ctx.engine()));
+  });
+  const auto& eng = ctx.engine();
+  ctx.Execute(prim, {{DNNL_ARG_SRC, memory(md, eng, src.raw())},
+                     {DNNL_ARG_DST, memory(md, eng, dst.raw())}});
+}
+
+void EltwiseBackward(Context& ctx, dnnl::algorithm alg, float alpha, const Tensor& src,
+                     const Tensor& diff_dst, const Tensor& diff_src) {
+  const memory::desc md({src.numel()}, ToDnnl(src.dtype()), memory::format_tag::a);
+  const std::string key = absl::StrCat("eltb:", static_cast<int>(alg), ":", alpha, ":", src.numel());
+  auto& prim = ctx.cache().Get<dnnl::eltwise_backward>(key, [&] {
+    dnnl::eltwise_forward::desc fd(dnnl::prop_kind::forward_training, alg, md, alpha, 0.0f);
+    dnnl::eltwise_forward::primitive_desc fpd(fd, ctx.engine());
+    dnnl::eltwise_backward::desc d(alg, md, md, alpha, 0.0f);
+    return dnnl::eltwise_backward(dnnl::eltwise_backward::primitive_desc(d, ctx.engine(), fpd));
+  });
+  const auto& eng = ctx.engine();
+  ctx.Execute(prim, {{DNNL_ARG_SRC, memory(md, eng, src.raw())},
+                     {DNNL_ARG_DIFF_DST, memory(md, eng, diff_dst.raw())},
+                     {DNNL_ARG_DIFF_SRC, memory(md, eng, diff_src.raw())}});
+}
+
+void Add(const Tensor& a, const Tensor& b, const Tensor& out) {
+  const float* pa = a.f32();
+  const float* pb = b.f32();
+  float* po = out.f32();
+  const int64_t n = out.numel();
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) po[i] = pa[i] + pb[i];
+}
+
+void AddInPlace(const Tensor& acc, const Tensor& x) {
+  float* pa = acc.f32();
+  const float* px = x.f32();
+  const int64_t n = acc.numel();
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) pa[i] += px[i];
+}
+
+}  // namespace tinylm

@@ -1,0 +1,412 @@
+#include "tinylm/training/trainer.h"
+
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_format.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tinylm/model/checkpoint.h"
+#include "tinylm/model/generate.h"
+
+namespace tinylm {
+
+namespace fs = std::filesystem;
+
+void WriteFileAtomic(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw std::runtime_error(tmp + ": cannot write");
+    f << text;
+    if (!f.flush()) throw std::runtime_error(tmp + ": write failed");
+  }
+  fs::rename(tmp, path);
+}
+
+bool ReadFinishedRun(const std::string& dir, proto::RunSummary* out) {
+  std::ifstream f(dir + "/summary.json");
+  if (!f) return false;
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return google::protobuf::util::JsonStringToMessage(ss.str(), out).ok();
+}
+
+namespace {
+
+double Log2Ratio(double nats_sum, int64_t bytes) { return bytes > 0 ? nats_sum / std::log(2.0) / bytes : 0.0; }
+
+// Accumulates the unweighted cross-entropy of the rows of `b` whose weight is non-zero.
+struct EvalAccumulator {
+  double ce = 0;
+  int64_t count = 0, correct = 0, bytes = 0;
+  void Add(Context& ctx, LanguageModel& model, const Tokenizer& tok, const Batch& b) {
+    const Tensor logits = model.Forward(ctx, b.inputs, Mode::kEval);
+    // Unweighted: a 0/1 mask only (weights > 0 count with weight 1).
+    Tensor mask = Tensor::Empty(b.targets.shape());
+    for (int64_t i = 0; i < mask.numel(); ++i) {
+      const bool on = !b.weights.defined() || b.weights.f32()[i] > 0.0f;
+      mask.f32()[i] = on ? 1.0f : 0.0f;
+      if (on) bytes += tok.TokenBytes(b.targets.s32()[i]);
+    }
+    const LossResult r = CrossEntropy(logits, b.targets, mask, Tensor());
+    ce += r.ce_sum;
+    count += r.count;
+    correct += r.correct;
+  }
+  EvalResult Result() const {
+    EvalResult e;
+    e.tokens = count;
+    e.loss = count ? ce / count : 0;
+    e.bpb = Log2Ratio(ce, bytes);
+    e.accuracy = count ? static_cast<double>(correct) / count : 0;
+    return e;
+  }
+};
+
+}  // namespace
+
+EvalResult EvaluateStream(Context& ctx, LanguageModel& model, const Tokenizer& tok, const TokenStream& s,
+                          int64_t batch, int64_t seq, int64_t max_tokens) {
+  const int64_t windows = std::min((static_cast<int64_t>(s.tokens.size()) - 1) / seq, std::max<int64_t>(1, max_tokens / seq));
+  EvalAccumulator acc;
+  Batch b{Tensor::Empty({batch, seq}, DType::kS32), Tensor::Empty({batch, seq}, DType::kS32), Tensor::Empty({batch, seq})};
+  // Same [batch, seq] shape as training (same cached primitives); rows past the end are
+  // copies with weight 0.
+  for (int64_t w0 = 0; w0 < windows; w0 += batch) {
+    for (int64_t r = 0; r < batch; ++r) {
+      const int64_t w = std::min(w0 + r, windows - 1);
+      const int32_t* p = s.tokens.data() + w * seq;
+      for (int64_t t = 0; t < seq; ++t) {
+        b.inputs.s32()[r * seq + t] = p[t];
+        b.targets.s32()[r * seq + t] = p[t + 1];
+        b.weights.f32()[r * seq + t] = w0 + r < windows ? 1.0f : 0.0f;
+      }
+    }
+    acc.Add(ctx, model, tok, b);
+  }
+  return acc.Result();
+}
+
+EvalResult EvaluateChat(Context& ctx, LanguageModel& model, const Tokenizer& tok, const ChatExamples& ex,
+                        int64_t batch, int64_t max_tokens) {
+  EvalAccumulator acc;
+  Batch b;
+  ex.Sample(0, 0, 0, batch, &b);  // allocates the [batch, seq] tensors once; rows are refilled below
+  for (int64_t e0 = 0; e0 < ex.size() && acc.count < max_tokens; e0 += batch) {
+    for (int64_t r = 0; r < batch; ++r) {
+      ex.Fill(std::min(e0 + r, ex.size() - 1), r, &b);
+      if (e0 + r >= ex.size())
+        for (int64_t t = 0; t < b.weights.dim(1); ++t) b.weights.f32()[r * b.weights.dim(1) + t] = 0.0f;
+    }
+    acc.Add(ctx, model, tok, b);
+  }
+  return acc.Result();
+}
+
+namespace {
+
+std::string Json(double v) { return std::isfinite(v) ? absl::StrFormat("%.6g", v) : "null"; }
+
+// Keeps metrics.jsonl lines up to and including global step `upto` (after a resume).
+void TruncateMetrics(const std::string& path, int64_t upto) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    const size_t at = line.find("\"step\":");
+    if (at != std::string::npos && std::stoll(line.substr(at + 7)) > upto) continue;
+    kept += line + "\n";
+  }
+  in.close();
+  WriteFileAtomic(path, kept);
+}
+
+std::vector<std::string> DefaultPrompts() { return {"Once upon a time", "The little dog", "One day, Lily"}; }
+
+class Run {
+ public:
+  Run(const Experiment& e, const RunOptions& o)
+      : e_(e), o_(o), ctx_(o.threads > 0 ? o.threads : e.spec.runtime().threads(), o.seed) {}
+
+  proto::RunSummary Go() {
+    fs::create_directories(o_.dir);
+    fs::remove(o_.dir + "/summary.json");  // a stale summary must not mark this run finished
+    model_ = e_.BuildModel();
+    model_->store().Allocate(o_.seed);
+    const std::string ckpt = o_.dir + "/checkpoint.bin";
+    const std::string metrics = o_.dir + "/metrics.jsonl";
+    int start_stage = 0;
+    int64_t start_step = 0;
+    if (o_.resume && fs::exists(ckpt)) {
+      const proto::CheckpointHeader h = LoadCheckpoint(ckpt, &model_->store());
+      // The run key covers spec, seed, code version and data: resuming anything else would
+      // silently mix two experiments.
+      if (h.run_key() != e_.CacheKey(o_.seed))
+        throw std::runtime_error(ckpt + ": written by a different spec, seed, code version or data; remove it or "
+                                        "drop --resume");
+      start_stage = h.stage();
+      start_step = h.stage_step();
+      global_step_ = h.global_step();
+      tokens_ = h.tokens();
+      wall_before_ = h.wall_seconds();
+      adam_steps_ = h.adam_steps();
+      TruncateMetrics(metrics, global_step_);
+      summary_curves_from_metrics_ = true;
+    } else {
+      std::ofstream(metrics, std::ios::trunc);
+    }
+    metrics_.open(metrics, std::ios::app);
+    if (summary_curves_from_metrics_) ReloadCurves(metrics);
+    start_ = std::chrono::steady_clock::now();
+    for (int s = start_stage; s < static_cast<int>(e_.stages.size()); ++s) {
+      if (!TrainStage(s, s == start_stage ? start_step : 0)) return proto::RunSummary();  // stopped
+    }
+    return Finish();
+  }
+
+ private:
+  double Elapsed() const {
+    return wall_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+  void ReloadCurves(const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+      google::protobuf::Value v;
+      if (!google::protobuf::util::JsonStringToMessage(line, &v).ok()) continue;
+      const auto& f = v.struct_value().fields();
+      proto::CurvePoint p;
+      p.set_stage(f.at("stage").string_value());
+      p.set_step(static_cast<int64_t>(f.at("step").number_value()));
+      p.set_tokens(static_cast<int64_t>(f.at("tokens").number_value()));
+      if (f.count("val_loss")) {
+        p.set_loss(f.at("val_loss").number_value());
+        *summary_.add_val_curve() = p;
+      } else if (f.count("loss")) {
+        p.set_loss(f.at("loss").number_value());
+        *summary_.add_train_curve() = p;
+      }
+    }
+  }
+
+  EvalResult Evaluate(const PreparedStage& st) {
+    const int64_t max_tokens = e_.spec.eval().max_tokens();
+    if (st.chat_val) return EvaluateChat(ctx_, *model_, *e_.tokenizer, *st.chat_val, st.spec.batch_size(), max_tokens);
+    return EvaluateStream(ctx_, *model_, *e_.tokenizer, st.val, st.spec.batch_size(), st.spec.seq_len(), max_tokens);
+  }
+
+  void LogEval(const PreparedStage& st) {
+    const EvalResult r = Evaluate(st);
+    metrics_ << absl::StrCat("{\"stage\":\"", st.spec.name(), "\",\"step\":", global_step_, ",\"tokens\":", tokens_,
+                             ",\"val_loss\":", Json(r.loss), ",\"val_bpb\":", Json(r.bpb),
+                             ",\"val_accuracy\":", Json(r.accuracy), "}\n");
+    metrics_.flush();
+    proto::CurvePoint* p = summary_.add_val_curve();
+    p->set_stage(st.spec.name());
+    p->set_step(global_step_);
+    p->set_tokens(tokens_);
+    p->set_loss(r.loss);
+    last_eval_ = r;
+  }
+
+  void Progress(const PreparedStage& st, int64_t step, double loss, double tps, bool force) {
+    const double remaining = (total_steps_left_ * st.spec.batch_size() * st.spec.seq_len()) / std::max(tps, 1.0);
+    const std::string line = absl::StrFormat("%s %s step %d/%d  tokens %d  loss %.4f  %.0f tok/s  ETA %.0fs",
+                                             o_.label, st.spec.name(), step, st.steps, tokens_, loss, tps, remaining);
+    if (o_.tty) {
+      std::printf("\r%-100s", line.c_str());
+      std::fflush(stdout);
+    } else if (force) {
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+    }
+  }
+
+  bool TrainStage(int s, int64_t first_step) {
+    const PreparedStage& st = e_.stages[s];
+    const auto& sp = st.spec;
+    const auto& o = sp.optimizer();
+    AdamW opt({o.beta1(), o.beta2(), o.eps(), o.weight_decay()});
+    opt.set_steps(first_step > 0 ? adam_steps_ : 0);
+    if (first_step == 0) {
+      // A fresh optimizer per stage: moments restart (instruction tuning starts clean).
+      model_->store().adam_m().SetZero();
+      model_->store().adam_v().SetZero();
+    }
+    const ScheduleOptions sched{o.lr(), o.lr() * sp.schedule().min_lr_ratio(),
+                                static_cast<int64_t>(std::floor(sp.schedule().warmup_fraction() * st.steps)), st.steps};
+    std::unique_ptr<WindowSampler> sampler;  // pretraining streams; SFT samples chat examples
+    if (!st.chat_train) {
+      sampler = std::make_unique<WindowSampler>(&st.train, sp.seq_len());
+      sampler->set_batch_size(sp.batch_size());
+    }
+    Batch batch;
+    const auto& ev = e_.spec.eval();
+    const int64_t per_step = static_cast<int64_t>(sp.batch_size()) * sp.seq_len();
+    const auto stage_start = std::chrono::steady_clock::now();
+    double smooth = 0;
+    auto last_print = stage_start;
+    for (int64_t step = first_step; step < st.steps; ++step) {
+      if (o_.stop_after_steps >= 0 && global_step_ >= o_.stop_after_steps) return false;
+      ctx_.set_step(global_step_);
+      // Batches are pure functions of (seed, stage, step): resuming sees the same data.
+      if (st.chat_train) st.chat_train->Sample(o_.seed, 1000 + s, step, sp.batch_size(), &batch);
+      else sampler->Sample(o_.seed, 1000 + s, step, &batch);
+      // Weightings first, then the mixer: rows a mixer brings in (pretrain replay) keep the
+      // plain, unweighted loss.
+      if (!st.weightings.empty()) {
+        if (!batch.weights.defined()) {  // streams carry no mask: start from ones, in a reused buffer
+          batch.weights = EnsureShape(ones_weights_, batch.targets.shape());
+          batch.weights.Fill(1.0f);
+        }
+        for (const auto& w : st.weightings) w->Apply(batch, batch.weights);
+      }
+      if (st.mixer) st.mixer->Mix(o_.seed * 7919 + s, step, &batch);
+      const auto t0 = std::chrono::steady_clock::now();
+      const StepResult r = TrainStep(ctx_, *model_, opt, batch, ScheduledLr(sched, step), o.grad_clip());
+      train_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      ++global_step_;
+      tokens_ += per_step;
+      trained_tokens_ += per_step;
+      smooth = step == first_step ? r.loss : 0.9 * smooth + 0.1 * r.loss;
+      const double stage_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_start).count();
+      const double tps = (step + 1 - first_step) * per_step / std::max(stage_secs, 1e-9);
+      if (global_step_ % ev.log_interval_steps() == 0 || step + 1 == st.steps) {
+        metrics_ << absl::StrCat("{\"stage\":\"", sp.name(), "\",\"step\":", global_step_, ",\"tokens\":", tokens_,
+                                 ",\"loss\":", Json(r.loss), ",\"lr\":", Json(r.lr), ",\"grad_norm\":", Json(r.grad_norm),
+                                 ",\"tokens_per_sec\":", Json(tps), "}\n");
+        proto::CurvePoint* p = summary_.add_train_curve();
+        p->set_stage(sp.name());
+        p->set_step(global_step_);
+        p->set_tokens(tokens_);
+        p->set_loss(r.loss);
+      }
+      total_steps_left_ = st.steps - step - 1;
+      for (size_t k = s + 1; k < e_.stages.size(); ++k) total_steps_left_ += e_.stages[k].steps;
+      const auto now = std::chrono::steady_clock::now();
+      const bool periodic = std::chrono::duration<double>(now - last_print).count() > (o_.tty ? 0.2 : 15.0);
+      if (periodic || step + 1 == st.steps) {
+        Progress(st, step + 1, smooth, tps, true);
+        last_print = now;
+      }
+      if (ev.interval_steps() > 0 && (step + 1) % ev.interval_steps() == 0 && step + 1 < st.steps) LogEval(st);
+      const int64_t ck = ev.checkpoint_interval_steps();
+      if (ck > 0 && (step + 1) % ck == 0 && step + 1 < st.steps) Checkpoint(s, step + 1, opt.steps());
+    }
+    LogEval(st);
+    if (o_.tty) std::printf("\n");
+    // Stage boundary checkpoint: a resume starts the next stage.
+    Checkpoint(s + 1, 0, 0);
+    return true;
+  }
+
+  void Checkpoint(int stage, int64_t stage_step, int64_t adam_steps) {
+    metrics_.flush();
+    proto::CheckpointHeader h;
+    h.set_spec_text(e_.spec_text);
+    h.set_run_key(e_.CacheKey(o_.seed));
+    h.set_seed(o_.seed);
+    h.set_stage(stage);
+    h.set_stage_step(stage_step);
+    h.set_global_step(global_step_);
+    h.set_tokens(tokens_);
+    h.set_wall_seconds(Elapsed());
+    h.set_adam_steps(adam_steps);
+    h.set_tokenizer(e_.tokenizer->Save());
+    h.set_code_version(CodeVersion());
+    SaveCheckpoint(o_.dir + "/checkpoint.bin", h, model_->store());
+  }
+
+  proto::RunSummary Finish() {
+    proto::RunSummary& r = summary_;
+    r.set_experiment(e_.spec.name());
+    r.set_role(e_.role);
+    r.set_seed(o_.seed);
+    r.set_params(e_.params);
+    r.set_tokens(tokens_);
+    r.set_wall_seconds(Elapsed());
+    // Training throughput: optimiser steps only (evaluation and sampling excluded). After a
+    // resume it covers the resumed part.
+    r.set_train_tokens_per_sec(trained_tokens_ / std::max(train_seconds_, 1e-9));
+    r.set_val_loss(last_eval_.loss);
+    r.set_val_bpb(last_eval_.bpb);
+    r.set_val_accuracy(last_eval_.accuracy);
+    // Forgetting: the first pretraining stage's validation text after all stages.
+    r.set_pretrain_val_bpb(last_eval_.bpb);
+    for (size_t s = 0; s + 1 < e_.stages.size(); ++s)
+      if (!e_.stages[s].chat_val) {
+        const PreparedStage& st = e_.stages[s];
+        r.set_pretrain_val_bpb(EvaluateStream(ctx_, *model_, *e_.tokenizer, st.val, st.spec.batch_size(),
+                                              st.spec.seq_len(), e_.spec.eval().max_tokens()).bpb);
+        break;
+      }
+    // Samples from fixed prompts.
+    const auto& ev = e_.spec.eval();
+    std::vector<std::string> prompts(ev.sample_prompts().begin(), ev.sample_prompts().end());
+    if (prompts.empty()) prompts = DefaultPrompts();
+    SamplingOptions so;
+    so.temperature = ev.temperature();
+    so.top_k = ev.top_k();
+    so.top_p = ev.top_p();
+    so.max_tokens = ev.sample_tokens();
+    double rep = 0;
+    std::string samples_txt;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      so.seed = o_.seed * 1000 + i;
+      const std::string text = e_.tokenizer->Decode(Generate(ctx_, *model_, *e_.tokenizer, e_.tokenizer->Encode(prompts[i]), so));
+      proto::GeneratedSample* g = r.add_samples();
+      g->set_prompt(prompts[i]);
+      g->set_text(text);
+      g->set_repetition(RepetitionShare(text));
+      rep += g->repetition();
+      absl::StrAppend(&samples_txt, "### ", prompts[i], "\n", prompts[i], text, "\n\n(repetition ",
+                      absl::StrFormat("%.3f", g->repetition()), ")\n\n");
+    }
+    r.set_repetition(prompts.empty() ? 0 : rep / prompts.size());
+    for (const auto& ev_plugin : e_.evaluators)
+      for (const auto& [name, value] : ev_plugin->Evaluate(ctx_, *model_, *e_.tokenizer)) (*r.mutable_extra_metrics())[name] = value;
+    r.set_spec_hash(e_.CacheKey(o_.seed));
+    r.set_code_version(CodeVersion());
+    WriteFileAtomic(o_.dir + "/samples.md", samples_txt);
+    WriteFileAtomic(o_.dir + "/spec.pbtxt", e_.spec_text);
+    std::string json;
+    google::protobuf::util::JsonPrintOptions jo;
+    jo.add_whitespace = true;
+    jo.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(r, &json, jo);
+    WriteFileAtomic(o_.dir + "/summary.json", json);  // last: marks the run finished
+    return r;
+  }
+
+  const Experiment& e_;
+  const RunOptions& o_;
+  Context ctx_;
+  std::unique_ptr<LanguageModel> model_;
+  std::ofstream metrics_;
+  proto::RunSummary summary_;
+  EvalResult last_eval_;
+  int64_t global_step_ = 0, tokens_ = 0, adam_steps_ = 0, total_steps_left_ = 0;
+  double wall_before_ = 0, train_seconds_ = 0;
+  int64_t trained_tokens_ = 0;  // in this process (not before a resume)
+  Tensor ones_weights_;         // weights buffer for stages whose batches carry none
+  bool summary_curves_from_metrics_ = false;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
+
+proto::RunSummary TrainRun(const Experiment& e, const RunOptions& o) {
+  proto::RunSummary done;
+  if (ReadFinishedRun(o.dir, &done) && done.spec_hash() == e.CacheKey(o.seed)) return done;
+  return Run(e, o).Go();
+}
+
+}  // namespace tinylm
