@@ -67,7 +67,7 @@ TEST_F(SpecErrors, SyntaxError) {
 
 TEST_F(SpecErrors, UnknownField) {
   const std::string e = Error(Spec("  context: 32", "  contxt: 32"));
-  EXPECT_EQ(e, P("spec.pbtxt") + ":5:9: Message type \"tinylm.proto.ModelSpec\" has no field named \"contxt\".");
+  EXPECT_EQ(e, P("spec.pbtxt") + ":5:3: Message type \"tinylm.proto.ModelSpec\" has no field named \"contxt\".");
 }
 
 TEST_F(SpecErrors, WrongType) {
@@ -113,13 +113,13 @@ TEST_F(SpecErrors, SequenceLongerThanContext) {
 TEST_F(SpecErrors, UnknownLayerType) {
   // Core layer types are fields: an unknown one is a parse error at its position.
   const std::string e = Error(Spec("swiglu { hidden: 24 }", "swishglu { hidden: 24 }"));
-  EXPECT_EQ(e, P("spec.pbtxt") + ":9:61: Message type \"tinylm.proto.LayerSpec\" has no field named \"swishglu\".");
+  EXPECT_EQ(e, P("spec.pbtxt") + ":9:52: Message type \"tinylm.proto.LayerSpec\" has no field named \"swishglu\".");
 }
 
 TEST_F(SpecErrors, UnknownPluginLayerAndPlugin) {
   // A plugin layer type nobody registered is an unknown extension, reported where it is used.
   const std::string e = Error(Spec("swiglu { hidden: 24 }", "[tinylm.plugins.hyper] {}"));
-  EXPECT_EQ(e, P("spec.pbtxt") + ":9:75: Extension \"tinylm.plugins.hyper\" is not defined or is not an extension of "
+  EXPECT_EQ(e, P("spec.pbtxt") + ":9:52: Extension \"tinylm.plugins.hyper\" is not defined or is not an extension of "
                                  "\"tinylm.proto.LayerSpec\".");
   const std::string missing = Error(std::string(kGood) + "plugins: \"nonexistent\"\n");
   EXPECT_EQ(missing.rfind(P("spec.pbtxt") + ":18:1: plugins[0]: plugin 'nonexistent' not found (searched ", 0), 0u)

@@ -7,6 +7,9 @@
 
 #include <boost/program_options.hpp>
 #include <google/protobuf/text_format.h>
+#include <absl/strings/str_join.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -23,8 +26,21 @@ using namespace tinylm;
 
 namespace {
 
-std::string CommandLine(int argc, char** argv) {
-  std::string s = "ablate";
+// The command that reproduces this report. When the spec's plugins were found outside the
+// default plugin directory, the command sets TINYLM_PLUGIN_PATH to their directories.
+std::string ReproduceCommand(const Experiment& e, int argc, char** argv) {
+  std::vector<std::string> dirs;
+  const std::string default_dir = PluginManager::DefaultPluginDirectory();
+  for (const std::string& name : e.spec.plugins()) {
+    const auto info = PluginManager::Global().Find(name);
+    if (!info) continue;
+    const std::string dir = fs::path(info->path).parent_path().string();
+    std::error_code ec;
+    if (!default_dir.empty() && fs::equivalent(dir, default_dir, ec)) continue;
+    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+  }
+  std::string s = dirs.empty() ? "" : "TINYLM_PLUGIN_PATH=" + absl::StrJoin(dirs, ":") + " ";
+  s += "ablate";
   for (int i = 1; i < argc; ++i) s += std::string(" ") + argv[i];
   return s;
 }
@@ -185,7 +201,7 @@ int Main(int argc, char** argv) {
     const std::string table = ComparisonTable(cmp);
     std::printf("\n%s\n%s\n", cmp.name.c_str(), table.c_str());
     WriteFileAtomic((report_dir / "curves.svg").string(), CurvesSvg(cmp));
-    WriteFileAtomic((report_dir / "report.md").string(), ReportMarkdown(cmp, CommandLine(argc, argv)));
+    WriteFileAtomic((report_dir / "report.md").string(), ReportMarkdown(cmp, ReproduceCommand(variant, argc, argv)));
     WriteFileAtomic((report_dir / "summary.json").string(), SummaryJson(cmp));  // last: marks it finished
     std::printf("report: %s\n", (report_dir / "report.md").c_str());
     return 0;

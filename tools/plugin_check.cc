@@ -1,11 +1,14 @@
 // tinylm-plugin-check: runs the generic layer check over every layer a plugin registers (and,
 // with --core, over the core layers): output shapes, finite-difference gradients of the input
-// and every parameter, bit-identical repeats, decode step == full forward, and timing.
+// and every parameter, gradients added to (not assigned), bit-identical repeats at 1 and N
+// threads, causality, decode step == full forward, and median timings; once per example config
+// the plugin registers (or per --config).
 //
-//   tinylm-plugin-check build/plugins/relu2.so [--d-model 16] [--timing 20]
+//   tinylm-plugin-check build/plugins/relu2.so [--d-model 16] [--timing 20] [--config 'hidden: 5']
 //   tinylm-plugin-check --core
 #include <boost/program_options.hpp>
 #include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
 #include <cstdio>
@@ -37,6 +40,16 @@ std::vector<std::pair<std::string, std::string>> CoreLayers() {
           {"pre-norm residual attention", "residual { norm { rmsnorm {} } mixer { attention { heads: 2 qk_norm: true rope {} } } }"}};
 }
 
+// Parses a config text without protobuf's own error logging (failures are reported here).
+bool ParseQuietly(const std::string& text, google::protobuf::Message* m) {
+  struct Silent : google::protobuf::io::ErrorCollector {
+    void AddError(int, int, const std::string&) override {}
+  } silent;
+  google::protobuf::TextFormat::Parser p;
+  p.RecordErrorsTo(&silent);
+  return p.ParseFromString(text, m);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -44,11 +57,14 @@ int main(int argc, char** argv) {
   std::vector<std::string> files;
   int64_t d_model = 16, batch = 2, seq = 7;
   int timing = 10;
+  std::vector<std::string> configs;
   opts.add_options()("help,h", "show this help")("core", "check the core layers too")
       ("d-model", po::value(&d_model)->default_value(16), "width the layers are built with")
       ("batch", po::value(&batch)->default_value(2), "batch of the check input")
       ("seq", po::value(&seq)->default_value(7), "sequence length of the check input")
-      ("timing", po::value(&timing)->default_value(10), "timed forward/backward iterations at [8, 64, d] (0: none)");
+      ("timing", po::value(&timing)->default_value(10), "timed forward/backward iterations at [8, 64, d] (0: none)")
+      ("config", po::value(&configs), "check with this config text (repeatable) instead of the plugin's example configs, "
+                                      "e.g. --config 'kernel: 3'; applies to every layer whose config parses it");
   po::variables_map vm;
   if (!tools::ParseCommandLine(argc, argv, "tinylm-plugin-check", opts, "plugin", po::value(&files), -1, vm)) return 2;
   if (vm.count("help") || (files.empty() && !vm.count("core"))) {
@@ -78,6 +94,8 @@ int main(int argc, char** argv) {
       run("core " + title, [&](ParamStore& s) { return BuildLayer(spec, ctx_for(s)); });
     }
   }
+  // Each --config is checked against every layer whose config message parses it.
+  std::vector<bool> config_used(configs.size(), false);
   for (const std::string& file : files) {
     PluginInfo info;
     try {
@@ -94,19 +112,38 @@ int main(int argc, char** argv) {
         continue;
       }
       const auto* ext = google::protobuf::DescriptorPool::generated_pool()->FindExtensionByName(c.extension);
-      std::unique_ptr<google::protobuf::Message> cfg(
-          google::protobuf::MessageFactory::generated_factory()->GetPrototype(ext->message_type())->New());
-      if (!google::protobuf::TextFormat::ParseFromString(c.example_config, cfg.get())) {
-        std::printf("[%s]: FAIL\n  [FAIL] example config '%s' does not parse as %s\n", c.extension.c_str(),
-                    c.example_config.c_str(), c.config_message.c_str());
-        ++failures;
-        continue;
-      }
       const auto* entry = PluginManager::Global().FindLayer(c.extension);
-      run("layer [" + c.extension + "] { " + c.example_config + " }",
-          [&](ParamStore& s) { return PluginManager::Global().MakeLayer(*entry, *cfg, ctx_for(s)); });
+      const auto* prototype = google::protobuf::MessageFactory::generated_factory()->GetPrototype(ext->message_type());
+      std::vector<std::string> texts = c.example_configs;
+      if (texts.empty()) texts.push_back("");  // the defaults
+      if (!configs.empty()) {
+        texts.clear();
+        for (size_t i = 0; i < configs.size(); ++i) {
+          std::unique_ptr<google::protobuf::Message> probe(prototype->New());
+          if (ParseQuietly(configs[i], probe.get())) texts.push_back(configs[i]), config_used[i] = true;
+        }
+      }
+      for (const std::string& text : texts) {
+        const std::string title = "layer [" + c.extension + "] { " + text + " }";
+        std::unique_ptr<google::protobuf::Message> cfg(prototype->New());
+        std::string problem;
+        if (!ParseQuietly(text, cfg.get())) problem = "config does not parse as " + c.config_message;
+        else if (entry->check) problem = entry->check(*cfg);
+        if (!problem.empty()) {
+          std::printf("%s: FAIL\n  [FAIL] %s\n", title.c_str(), problem.c_str());
+          ++failures, ++checked;
+          continue;
+        }
+        run(title, [&](ParamStore& s) { return PluginManager::Global().MakeLayer(*entry, *cfg, ctx_for(s)); });
+      }
     }
   }
+  for (size_t i = 0; i < configs.size(); ++i)
+    if (!config_used[i]) {
+      std::printf("--config '%s': no layer of the given plugins has a config message that parses it: FAIL\n",
+                  configs[i].c_str());
+      ++failures;
+    }
   std::printf("\n%d layer(s) checked, %d failed\n", checked, failures);
   return failures ? 1 : 0;
 }

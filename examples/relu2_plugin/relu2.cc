@@ -57,7 +57,7 @@ void Register(PluginRegistrar& r) {
       [](const ConfigMessage& cfg) -> std::string {
         return static_cast<const plugins::Relu2MlpConfig&>(cfg).hidden() > 0 ? "" : "hidden: must be positive";
       },
-      /*example_config=*/"hidden: 24 bias: true");
+      /*example_configs=*/{"hidden: 24 bias: true", "hidden: 8"});
 }
 
 }  // namespace

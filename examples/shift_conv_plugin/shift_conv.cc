@@ -28,9 +28,9 @@ class ShiftConv : public GraphLayer {
 };
 
 void Register(PluginRegistrar& r) {
-  AddLayerType<ShiftConv, plugins::ShiftConvConfig>(r, "tinylm.plugins.shift_conv", [](const ConfigMessage& c) {
-    return static_cast<const plugins::ShiftConvConfig&>(c).kernel() > 0 ? "" : "kernel: must be positive";
-  });
+  AddLayerType<ShiftConv, plugins::ShiftConvConfig>(
+      r, "tinylm.plugins.shift_conv", [](auto& c) { return c.kernel() > 0 ? "" : "kernel: must be positive"; },
+      {"kernel: 4", "kernel: 1"});
 }
 }  // namespace
 

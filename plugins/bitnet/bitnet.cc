@@ -18,7 +18,7 @@ void Register(PluginRegistrar& r) {
       // The generic layer check compares gradients with finite differences, which a
       // straight-through estimator does not match by design; it checks the unquantised path
       // (tests/bitnet_test.cc checks the quantised one against its STE reference).
-      "quantize_activations: false quantize_weights: false");
+      {"quantize_activations: false quantize_weights: false"});
 }
 
 }  // namespace

@@ -44,7 +44,10 @@ void Register(PluginRegistrar& r) {
           default: return delta_lm::MakeMemoryDeltaBlock(ctx, cfg);
         }
       },
-      CheckBlock, "option: A memory: MEAN delta: true alpha_init: 0.7 gamma_init: 0.9");
+      CheckBlock,
+      {"option: A memory: MEAN delta: true alpha_init: 0.7 gamma_init: 0.9", "option: A memory: DECAY",
+       "option: B glorot_init: true", "option: B memory: DECAY", "option: C alpha_init: 0.7 gamma_init: 0.9",
+       "option: C graph: true alpha_init: 0.7 gamma_init: 0.9", "option: C delta: false"});
 }
 
 }  // namespace

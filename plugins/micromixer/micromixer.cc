@@ -210,7 +210,7 @@ void Register(PluginRegistrar& r) {
         if (cfg.dropout() < 0 || cfg.dropout() >= 1) return "dropout: must be in [0, 1)";
         return "";
       },
-      "hidden: 8 dropout: 0.1");
+      {"hidden: 8 dropout: 0.1", "hidden: 8 dropout: 0.1 graph: true", "hidden: 3"});
   r.AddLayer(
       "tinylm.plugins.micromixer_rope",
       [](const ConfigMessage& c, const LayerBuildContext& ctx) -> LayerPtr {
@@ -219,7 +219,7 @@ void Register(PluginRegistrar& r) {
       [](const ConfigMessage& c) -> std::string {
         return static_cast<const plugins::MicroMixerRopeConfig&>(c).base() > 1 ? "" : "base: must be greater than 1";
       },
-      "quirky: true");
+      {"quirky: true", "quirky: false"});
 }
 
 }  // namespace

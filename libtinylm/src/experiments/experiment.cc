@@ -25,6 +25,12 @@ std::string Experiment::CacheKey(uint64_t seed) const {
   h = Fnv64(&seed, sizeof seed, h);
   h = Fnv64(CodeVersion(), std::strlen(CodeVersion()), h);
   h = Fnv64(&data_hash, sizeof data_hash, h);
+  // The plugins the spec names, by content: a plugin rebuilt with other code is another run.
+  for (const std::string& name : spec.plugins()) {
+    const auto info = PluginManager::Global().Find(name);
+    const std::string id = info ? absl::StrCat(info->name, " ", info->version, " ", Hex64(info->file_hash)) : name;
+    h = Fnv64(id.data(), id.size(), h);
+  }
   return Hex64(h);
 }
 

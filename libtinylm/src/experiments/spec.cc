@@ -96,17 +96,28 @@ class CollectErrors : public google::protobuf::io::ErrorCollector {
   void AddError(int line, int column, const std::string& message) override {
     if (!first_.empty()) return;
     std::string field;
-    if (line >= 0 && line < static_cast<int>(lines_.size())) {
-      const std::string& l = lines_[line];
-      int c = std::min<int>(column, static_cast<int>(l.size())) - 1;
-      while (c >= 0 && l[c] != ':' && l[c] != '{' && l[c] != '}') --c;
-      if (c >= 0 && l[c] == ':') {
+    const std::string* l = line >= 0 && line < static_cast<int>(lines_.size()) ? &lines_[line] : nullptr;
+    if (l) {
+      int c = std::min<int>(column, static_cast<int>(l->size())) - 1;
+      while (c >= 0 && (*l)[c] != ':' && (*l)[c] != '{' && (*l)[c] != '}') --c;
+      if (c >= 0 && (*l)[c] == ':') {
         int end = c;
-        while (end > 0 && l[end - 1] == ' ') --end;
+        while (end > 0 && (*l)[end - 1] == ' ') --end;
         int begin = end;
-        while (begin > 0 && (std::isalnum(static_cast<unsigned char>(l[begin - 1])) || l[begin - 1] == '_')) --begin;
-        field = l.substr(begin, end - begin);
+        while (begin > 0 && (std::isalnum(static_cast<unsigned char>((*l)[begin - 1])) || (*l)[begin - 1] == '_')) --begin;
+        field = l->substr(begin, end - begin);
       }
+    }
+    // protobuf reports an unknown field or extension after reading past its name; point at the
+    // name's first character, where the reader's eye (and an editor's jump) should land.
+    const std::string unknown_field = Quoted(message, "has no field named \"");
+    if (message.find("is not defined") != std::string::npos) unknown_extension_ = Quoted(message, "Extension \"");
+    if (l && !unknown_field.empty()) {
+      const size_t at = l->rfind(unknown_field, std::max(column, 0));
+      if (at != std::string::npos) column = static_cast<int>(at);
+    } else if (l && !unknown_extension_.empty()) {
+      const size_t at = l->rfind('[', std::max(column, 0));
+      if (at != std::string::npos) column = static_cast<int>(at);
     }
     first_ = absl::StrCat(file_, ":", line + 1, ":", column + 1, ": ",
                           field.empty() || message.find("\"" + field + "\"") != std::string::npos
@@ -116,9 +127,19 @@ class CollectErrors : public google::protobuf::io::ErrorCollector {
   }
   void AddWarning(int, int, const std::string&) override {}
   const std::string& first() const { return first_; }
+  // The extension of the first error when it was "Extension "x" is not defined ...".
+  const std::string& unknown_extension() const { return unknown_extension_; }
 
  private:
-  std::string file_, first_;
+  // The text between `prefix` and the next quote in `message` ("" if `prefix` is absent).
+  static std::string Quoted(const std::string& message, const std::string& prefix) {
+    const size_t at = message.find(prefix);
+    if (at == std::string::npos) return "";
+    const size_t begin = at + prefix.size(), end = message.find('"', begin);
+    return end == std::string::npos ? "" : message.substr(begin, end - begin);
+  }
+
+  std::string file_, first_, unknown_extension_;
   std::vector<std::string> lines_;
 };
 
@@ -351,8 +372,20 @@ SpecFile ParseSpecText(const std::string& text, const std::string& name) {
   CollectErrors errors(name, text);
   parser.RecordErrorsTo(&errors);
   parser.WriteLocationsTo(f.info.get());
-  if (!parser.ParseFromString(text, &f.message))
-    throw SpecError(errors.first().empty() ? name + ": cannot parse" : errors.first());
+  if (!parser.ParseFromString(text, &f.message)) {
+    if (errors.first().empty()) throw SpecError(name + ": cannot parse");
+    std::string hint;
+    if (!errors.unknown_extension().empty()) {
+      // Only when the provider's component plugs in where the spec put it (a token weighting
+      // written as a layer gets no hint: adding the plugin would not help).
+      const std::string provider = PluginManager::Global().ProviderOf(errors.unknown_extension());
+      const auto* ext = google::protobuf::DescriptorPool::generated_pool()->FindExtensionByName(errors.unknown_extension());
+      if (!provider.empty() && ext && errors.first().find("extension of \"" + ext->containing_type()->full_name() + "\"") != std::string::npos)
+        hint = "\n  plugin '" + provider + "' on the plugin search path provides [" + errors.unknown_extension() +
+               "]: add  plugins: \"" + provider + "\"  to the spec";
+    }
+    throw SpecError(errors.first() + hint);
+  }
   return f;
 }
 

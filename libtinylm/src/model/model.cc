@@ -1,8 +1,11 @@
 #include "tinylm/model/model.h"
 
+#include <google/protobuf/text_format.h>
+
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_format.h>
 
+#include <algorithm>
 #include <set>
 #include <stdexcept>
 
@@ -28,6 +31,9 @@ int64_t LanguageModel::NumParams() const {
 std::string LanguageModel::ParamTable() const {
   std::string out;
   std::set<const Param*> seen;
+  // Descriptions (a plugin layer's includes its config) set the column width, at least 44.
+  int width = 44;
+  for (const Part& part : parts_) width = std::max<int>(width, part.description.size());
   for (const Part& part : parts_) {
     int64_t n = 0;
     bool reused = false;
@@ -35,10 +41,10 @@ std::string LanguageModel::ParamTable() const {
       if (seen.insert(p).second) n += p->numel();
       else reused = true;
     }
-    absl::StrAppendFormat(&out, "  %-14s %-44s %10d%s\n", part.name, part.description, n,
+    absl::StrAppendFormat(&out, "  %-14s %-*s %10d%s\n", part.name, width, part.description, n,
                           reused ? "  (+ shared/tied weights counted above)" : "");
   }
-  absl::StrAppendFormat(&out, "  %-14s %-44s %10d\n", "total", "", NumParams());
+  absl::StrAppendFormat(&out, "  %-14s %-*s %10d\n", "total", width, "", NumParams());
   return out;
 }
 
@@ -102,8 +108,15 @@ class Builder {
       case proto::LayerSpec::kSwiglu: return absl::StrCat("swiglu ", l.swiglu().hidden());
       case proto::LayerSpec::kGeluMlp: return absl::StrCat("gelu_mlp ", l.gelu_mlp().hidden());
       case proto::LayerSpec::KIND_NOT_SET: {
+        // A plugin layer: its name and the config fields the spec sets, on one line.
         const auto* ext = SetExtension(l);
-        return ext ? ext->name() : "(empty)";
+        if (!ext) return "(empty)";
+        std::string cfg;
+        google::protobuf::TextFormat::Printer p;
+        p.SetSingleLineMode(true);
+        p.PrintToString(l.GetReflection()->GetMessage(l, ext), &cfg);
+        while (!cfg.empty() && cfg.back() == ' ') cfg.pop_back();
+        return cfg.empty() ? ext->name() : ext->name() + " {" + cfg + "}";
       }
       default: return proto::LayerSpec::descriptor()->FindFieldByNumber(l.kind_case())->name();
     }

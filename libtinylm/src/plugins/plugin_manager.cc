@@ -8,12 +8,18 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_split.h>
 
+#include "shared_object_check.h"
+
 #ifndef TINYLM_BUILD_PLUGIN_DIR
 #define TINYLM_BUILD_PLUGIN_DIR ""
+#endif
+#ifndef TINYLM_BUILD_LIBRARY_DIR
+#define TINYLM_BUILD_LIBRARY_DIR ""
 #endif
 #ifndef TINYLM_INSTALL_PLUGIN_DIR
 #define TINYLM_INSTALL_PLUGIN_DIR ""
@@ -158,26 +164,26 @@ class Registrar : public PluginRegistrar {
  public:
   Registrar(PluginManager::State* state, LibraryRef lib) : state_(state), lib_(std::move(lib)) {}
 
-  void AddLayer(const std::string& ext, LayerFactory make, ConfigCheck check, const std::string& example) override {
-    Check(ext, "tinylm.proto.LayerSpec", "layer", example);
-    layers_[ext] = {std::move(make), std::move(check), example, lib_};
+  void AddLayer(const std::string& ext, LayerFactory make, ConfigCheck check, std::vector<std::string> examples) override {
+    Check(ext, "tinylm.proto.LayerSpec", "layer", examples);
+    layers_[ext] = {std::move(make), std::move(check), std::move(examples), lib_};
   }
   void AddTokenizer(const std::string& ext, TokenizerFactory make, const std::string& tag, TokenizerLoader load,
                     ConfigCheck check) override {
-    Check(ext, "tinylm.proto.TokenizerSpec", "tokenizer", "");
+    Check(ext, "tinylm.proto.TokenizerSpec", "tokenizer", {});
     if (tag.empty() || tag.find(' ') != std::string::npos) throw PluginError("tokenizer state tag must be one word");
     tokenizers_[ext] = {std::move(make), std::move(load), tag, std::move(check), lib_};
   }
   void AddTokenWeighting(const std::string& ext, WeightingFactory make, ConfigCheck check) override {
-    Check(ext, "tinylm.proto.LossWeightingSpec", "token weighting", "");
+    Check(ext, "tinylm.proto.LossWeightingSpec", "token weighting", {});
     weightings_[ext] = {std::move(make), std::move(check), lib_};
   }
   void AddDataMixer(const std::string& ext, MixerFactory make, ConfigCheck check) override {
-    Check(ext, "tinylm.proto.DataMixerSpec", "data mixer", "");
+    Check(ext, "tinylm.proto.DataMixerSpec", "data mixer", {});
     mixers_[ext] = {std::move(make), std::move(check), lib_};
   }
   void AddEvaluator(const std::string& ext, EvaluatorFactory make, ConfigCheck check) override {
-    Check(ext, "tinylm.proto.EvaluatorSpec", "evaluator", "");
+    Check(ext, "tinylm.proto.EvaluatorSpec", "evaluator", {});
     evaluators_[ext] = {std::move(make), std::move(check), lib_};
   }
 
@@ -201,13 +207,14 @@ class Registrar : public PluginRegistrar {
 
  private:
   // The extension must exist (the plugin's generated code registered it) and extend `target`.
-  void Check(const std::string& ext, const std::string& target, const std::string& kind, const std::string& example) {
+  void Check(const std::string& ext, const std::string& target, const std::string& kind,
+             const std::vector<std::string>& examples) {
     const FieldDescriptor* f = DescriptorPool::generated_pool()->FindExtensionByName(ext);
     if (!f) throw PluginError("registers " + kind + " [" + ext + "], but no such protobuf extension is compiled in");
     if (f->containing_type()->full_name() != target)
       throw PluginError("[" + ext + "] extends " + f->containing_type()->full_name() + ", a " + kind + " must extend " + target);
     if (f->type() != FieldDescriptor::TYPE_MESSAGE) throw PluginError("[" + ext + "] must be a message extension");
-    components_.push_back({kind, ext, f->message_type()->full_name(), example});
+    components_.push_back({kind, ext, f->message_type()->full_name(), examples});
   }
 
   PluginManager::State* state_;
@@ -232,12 +239,38 @@ PluginManager& PluginManager::Global() {
   return *m;
 }
 
+namespace {
+
+// The directory of the libtinylm.so this code runs from (empty if the loader cannot say).
+fs::path LibraryDirectory() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&LibraryDirectory), &info) == 0 || !info.dli_fname) return {};
+  std::error_code ec;
+  const fs::path lib = fs::weakly_canonical(fs::path(info.dli_fname), ec);
+  return ec ? fs::path() : lib.parent_path();
+}
+
+bool SameDirectory(const fs::path& a, const std::string& b) {
+  std::error_code ec;
+  return !b.empty() && fs::equivalent(a, b, ec);
+}
+
+}  // namespace
+
+std::string PluginManager::DefaultPluginDirectory() {
+  // Where the library actually lives decides: the build tree's library uses the build's plugin
+  // directory; an installed one (any prefix, moved or not) uses <libdir>/tinylm/plugins.
+  const fs::path lib_dir = LibraryDirectory();
+  if (lib_dir.empty()) return TINYLM_INSTALL_PLUGIN_DIR;
+  if (SameDirectory(lib_dir, TINYLM_BUILD_LIBRARY_DIR)) return TINYLM_BUILD_PLUGIN_DIR;
+  return (lib_dir / "tinylm" / "plugins").string();
+}
+
 std::vector<std::string> PluginManager::SearchPath() const {
   std::vector<std::string> dirs;
   if (const char* env = std::getenv("TINYLM_PLUGIN_PATH"); env && *env)
     for (absl::string_view d : absl::StrSplit(env, ':', absl::SkipEmpty())) dirs.emplace_back(d);
-  for (const char* d : {TINYLM_BUILD_PLUGIN_DIR, TINYLM_INSTALL_PLUGIN_DIR})
-    if (*d) dirs.emplace_back(d);
+  if (std::string d = DefaultPluginDirectory(); !d.empty()) dirs.push_back(std::move(d));
   return dirs;
 }
 
@@ -271,6 +304,8 @@ const PluginInfo& PluginManager::LoadFile(const std::string& path) {
     for (auto& [n, info] : state_->plugins)
       if (info.path == abs) return info;
   }
+  const plugin_detail::SharedObjectFile file = plugin_detail::InspectSharedObject(abs);
+  if (!file.problem.empty()) throw PluginError(abs + ": refused before loading: " + file.problem);
   LibraryRef lib;
   try {
     // RTLD_NODELETE: libprotobuf cannot unregister the descriptors a plugin's generated code adds
@@ -305,7 +340,7 @@ const PluginInfo& PluginManager::LoadFile(const std::string& path) {
   if (state_->plugins.count(manifest.name))
     throw PluginError(abs + ": a plugin named '" + std::string(manifest.name) + "' is already loaded from " +
                       state_->plugins[manifest.name].path);
-  PluginInfo info{manifest.name, manifest.version, manifest.description, abs, {}};
+  PluginInfo info{manifest.name, manifest.version, manifest.description, abs, file.content_hash, {}};
   try {
     registrar.Commit(&info);
   } catch (const PluginError& e) {
@@ -341,6 +376,22 @@ std::vector<PluginInfo> PluginManager::Loaded() const {
 bool PluginManager::IsLoaded(const std::string& name) const {
   std::lock_guard<std::mutex> g(state_->mu);
   return state_->plugins.count(name) > 0;
+}
+
+std::optional<PluginInfo> PluginManager::Find(const std::string& name) const {
+  std::lock_guard<std::mutex> g(state_->mu);
+  auto it = state_->plugins.find(name);
+  if (it == state_->plugins.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string PluginManager::ProviderOf(const std::string& extension) {
+  LoadAll(nullptr);
+  std::lock_guard<std::mutex> g(state_->mu);
+  for (const auto& [name, info] : state_->plugins)
+    for (const ComponentInfo& c : info.components)
+      if (c.extension == extension) return name;
+  return "";
 }
 
 template <typename M>

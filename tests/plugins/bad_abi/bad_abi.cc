@@ -1,5 +1,5 @@
-// A plugin built against a different plugin ABI: the host must refuse it with a clear message.
-#define TINYLM_PLUGIN_ABI 99
+// A plugin built for plugin ABI 99 (tinylm_add_plugin(bad_abi ABI 99)): the host must refuse it
+// with a clear message.
 #include "tinylm/plugins/plugin.h"
 
 namespace {

@@ -105,7 +105,7 @@ void Register(PluginRegistrar& r) {
       [](const ConfigMessage& c) -> std::string {
         return std::isfinite(static_cast<const tinylm::test::ScaleConfig&>(c).init()) ? "" : "init: must be finite";
       },
-      "init: 0.5");
+      {"init: 0.5"});
   r.AddTokenWeighting("tinylm.test.double_weight", [](const ConfigMessage& c, const WeightingContext&) {
     return std::make_unique<DoubleWeight>(static_cast<const tinylm::test::DoubleWeightConfig&>(c).factor());
   });

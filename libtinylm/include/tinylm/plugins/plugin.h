@@ -33,7 +33,7 @@
 // Bumped whenever anything a plugin compiles against changes layout or meaning (this header,
 // Layer, Tokenizer, Tensor, ParamStore, Context). Host and plugin must agree exactly.
 #ifndef TINYLM_PLUGIN_ABI  // (overridable only to test the ABI check)
-#define TINYLM_PLUGIN_ABI 2
+#define TINYLM_PLUGIN_ABI 3
 #endif
 
 namespace tinylm {
@@ -122,9 +122,10 @@ using ConfigCheck = std::function<std::string(const ConfigMessage&)>;
 class PluginRegistrar {
  public:
   virtual ~PluginRegistrar() = default;
-  // `example_config`: a config text the plugin checker builds the layer with ("" = defaults).
+  // `example_configs`: config texts tinylm-plugin-check builds and checks the layer with, one
+  // per interesting variant (none: the defaults). (Several since plugin ABI 3.)
   virtual void AddLayer(const std::string& extension, LayerFactory make, ConfigCheck check = nullptr,
-                        const std::string& example_config = "") = 0;
+                        std::vector<std::string> example_configs = {}) = 0;
   virtual void AddTokenizer(const std::string& extension, TokenizerFactory make, const std::string& state_tag,
                             TokenizerLoader load, ConfigCheck check = nullptr) = 0;
   virtual void AddTokenWeighting(const std::string& extension, WeightingFactory make, ConfigCheck check = nullptr) = 0;
@@ -135,15 +136,19 @@ class PluginRegistrar {
 // Registers layer type T, constructed as T(const LayerBuildContext&, const Config&), under the
 // extension `extension` whose config message is Config:
 //   AddLayerType<ShiftConv, plugins::ShiftConvConfig>(r, "tinylm.plugins.shift_conv");
+// `check` receives the config as Config.
 template <typename T, typename Config>
-void AddLayerType(PluginRegistrar& r, const std::string& extension, ConfigCheck check = nullptr,
-                  const std::string& example_config = "") {
+void AddLayerType(PluginRegistrar& r, const std::string& extension,
+                  std::function<std::string(const Config&)> check = nullptr,
+                  std::vector<std::string> example_configs = {}) {
+  ConfigCheck generic;
+  if (check) generic = [check](const ConfigMessage& c) { return check(static_cast<const Config&>(c)); };
   r.AddLayer(
       extension,
       [](const ConfigMessage& c, const LayerBuildContext& ctx) -> LayerPtr {
         return std::make_unique<T>(ctx, static_cast<const Config&>(c));
       },
-      std::move(check), example_config);
+      std::move(generic), std::move(example_configs));
 }
 
 // Filled in by the plugin's entry point.

@@ -2,7 +2,9 @@
 // what plugins provide. Every object a plugin creates holds a reference to its library, and so
 // does the registry; the library is released only when the last one goes.
 #pragma once
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -26,11 +28,12 @@ struct ComponentInfo {
   std::string kind;       // "layer", "tokenizer", "token weighting", "data mixer", "evaluator"
   std::string extension;  // "tinylm.plugins.relu2_mlp"
   std::string config_message;
-  std::string example_config;
+  std::vector<std::string> example_configs;
 };
 
 struct PluginInfo {
   std::string name, version, description, path;
+  uint64_t file_hash = 0;  // of the .so's bytes: a rebuilt plugin is a different plugin
   std::vector<ComponentInfo> components;
 };
 
@@ -40,23 +43,32 @@ class PluginManager {
  public:
   static PluginManager& Global();
 
-  // Directories searched, in order: $TINYLM_PLUGIN_PATH (colon-separated), the build's plugin
-  // directory, the install's plugin directory.
+  // Directories searched, in order: $TINYLM_PLUGIN_PATH (colon-separated), then
+  // DefaultPluginDirectory().
   std::vector<std::string> SearchPath() const;
+  // <dir of libtinylm.so>/tinylm/plugins for an installed library (wherever it was installed);
+  // the build's plugin directory for the library in the build tree. Never both.
+  static std::string DefaultPluginDirectory();
   // Loads plugin `name` (file <name>.so on the search path) unless already loaded.
   const PluginInfo& Load(const std::string& name);
   // Loads a plugin from an explicit file (the checker tool; never from spec or data files).
+  // The file is inspected first: a truncated or foreign file is refused with a PluginError
+  // naming it instead of being handed to the dynamic loader.
   const PluginInfo& LoadFile(const std::string& path);
   // Every <name>.so on the search path, loaded; failures are returned as messages.
   std::vector<std::string> LoadAll(std::vector<std::string>* errors);
   std::vector<PluginInfo> Loaded() const;
   bool IsLoaded(const std::string& name) const;
+  std::optional<PluginInfo> Find(const std::string& name) const;
+  // The plugin on the search path that registers `extension` ("tinylm.plugins.x"), or "" (loads
+  // every plugin on the search path to find out; for error hints).
+  std::string ProviderOf(const std::string& extension);
 
   // Finds the component registered for an extension field (null if none).
   struct LayerEntry {
     LayerFactory make;
     ConfigCheck check;
-    std::string example_config;
+    std::vector<std::string> example_configs;
     LibraryRef lib;
   };
   struct TokenizerEntry {
