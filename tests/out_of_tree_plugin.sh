@@ -135,6 +135,12 @@ grep -q "cut.so: refused before loading: .*truncated" "$work/err.txt"
 test "$(wc -l <"$src/examples/shift_conv_plugin/shift_conv.cc")" -le 40
 cmake -S "$src/examples/shift_conv_plugin" -B "$work/shift_conv" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/shift_conv"
+# Its reference-test template (naive double reference + generic checks) runs with ctest.
+ctest --test-dir "$work/shift_conv" --output-on-failure
+# It lists beside every installed plugin (its extension number clashes with none).
+TINYLM_PLUGIN_PATH="$work/shift_conv/plugins" "$work/prefix/bin/ablate" --list-plugins >"$work/list.txt"
+grep -q "layer \[tinylm.plugins.shift_conv\], config tinylm.plugins.ShiftConvConfig" "$work/list.txt"
+grep -q "layer \[tinylm.plugins.bitlinear\]" "$work/list.txt"
 "$work/prefix/bin/tinylm-plugin-check" "$work/shift_conv/plugins/shift_conv.so" --timing 2 | tee "$work/check.txt"
 grep -q "layer \[tinylm.plugins.shift_conv\] { kernel: 4 }: PASS" "$work/check.txt"
 grep -q "layer \[tinylm.plugins.shift_conv\] { kernel: 1 }: PASS" "$work/check.txt"
