@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "../tensors/chunked_reduce.h"
+#include "../layers/rmsnorm_kernels.h"
 #include "../tensors/vec_math.h"
 #include "op_util.h"
 #include "tinylm/graph/ops.h"
@@ -74,26 +74,7 @@ struct RmsNormOp final : Op {
     if (has_w) Require(r.in(1).numel() == d, "weight " + S(r.in(1).shape()) + " for rows of " + std::to_string(d));
     const float* px = x.f32();
     const float* w = has_w ? r.in(1).f32() : nullptr;
-    float* py = r.out(x.shape()).f32();
-    float* rs = r.scratch(0, {rows}).f32();
-    const float e = eps;
-#pragma omp parallel for schedule(static) if (rows > 64)
-    for (int64_t q = 0; q < rows; ++q) {
-      const float* xr = px + q * d;
-      float ss = 0.0f;
-#pragma omp simd reduction(+ : ss)
-      for (int64_t j = 0; j < d; ++j) ss += xr[j] * xr[j];
-      const float inv = 1.0f / std::sqrt(ss / static_cast<float>(d) + e);
-      rs[q] = inv;
-      float* yr = py + q * d;
-      if (w) {
-#pragma omp simd
-        for (int64_t j = 0; j < d; ++j) yr[j] = xr[j] * inv * w[j];
-      } else {
-#pragma omp simd
-        for (int64_t j = 0; j < d; ++j) yr[j] = xr[j] * inv;
-      }
-    }
+    rmsnorm::Forward(px, w, rows, d, eps, r.out(x.shape()).f32(), r.scratch(0, {rows}).f32());
   }
   void Backward(const OpRun& r) override {
     const Tensor& x = r.in(0);
@@ -101,37 +82,11 @@ struct RmsNormOp final : Op {
     const float *px = x.f32(), *pg = r.dout().f32(), *rs = r.scratch(0).f32();
     const float* w = r.has_input(1) ? r.in(1).f32() : nullptr;
     const GradSlot dx = r.din(0);
-    if (dx.needed()) {
-      float* pdx = dx.t->f32();
-      const bool acc = dx.accumulate;
-      // dx = r * (g*w - xhat * mean(g*w*xhat)),  xhat = x * r
-#pragma omp parallel for schedule(static) if (rows > 64)
-      for (int64_t q = 0; q < rows; ++q) {
-        const float *xr = px + q * d, *gr = pg + q * d;
-        const float inv = rs[q];
-        float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-        for (int64_t j = 0; j < d; ++j) dot += gr[j] * (w ? w[j] : 1.0f) * xr[j];
-        const float c = dot * inv * inv / static_cast<float>(d);
-        float* dxr = pdx + q * d;
-#pragma omp simd
-        for (int64_t j = 0; j < d; ++j) {
-          const float v = inv * (gr[j] * (w ? w[j] : 1.0f) - xr[j] * c);
-          dxr[j] = acc ? dxr[j] + v : v;
-        }
-      }
-    }
+    if (dx.needed()) rmsnorm::BackwardInput(px, pg, w, rs, rows, d, dx.t->f32(), dx.accumulate);
     const GradSlot dw = r.din(1);
     if (dw.needed()) {
       if (!dw.accumulate) dw.t->SetZero();
-      ChunkedColumnReduce(rows, d, dw.t->f32(), [&](int64_t r0, int64_t r1, float* part) {
-        for (int64_t q = r0; q < r1; ++q) {
-          const float *xr = px + q * d, *gr = pg + q * d;
-          const float inv = rs[q];
-#pragma omp simd
-          for (int64_t j = 0; j < d; ++j) part[j] += gr[j] * xr[j] * inv;
-        }
-      });
+      rmsnorm::AccumulateWeightGrad(px, pg, rs, rows, d, dw.t->f32());
     }
   }
   double Flops(const OpRun& r) const override { return 4.0 * r.out().numel(); }

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "../tensors/chunked_reduce.h"
+#include "rmsnorm_kernels.h"
 
 namespace tinylm {
 
@@ -19,22 +19,7 @@ Tensor RmsNorm::Forward(Context&, const Tensor& x, Mode mode) {
   const int64_t rows = x.numel() / dim_, d = dim_;
   EnsureShape(y_, x.shape());
   EnsureShape(rstd_, {rows});
-  const float* px = x.f32();
-  const float* w = weight_->value.f32();
-  float* py = y_.f32();
-  float* rs = rstd_.f32();
-#pragma omp parallel for schedule(static) if (rows > 64)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = px + r * d;
-    float ss = 0.0f;
-#pragma omp simd reduction(+ : ss)
-    for (int64_t j = 0; j < d; ++j) ss += xr[j] * xr[j];
-    const float inv = 1.0f / std::sqrt(ss / static_cast<float>(d) + eps_);
-    rs[r] = inv;
-    float* yr = py + r * d;
-#pragma omp simd
-    for (int64_t j = 0; j < d; ++j) yr[j] = xr[j] * inv * w[j];
-  }
+  rmsnorm::Forward(x.f32(), weight_->value.f32(), rows, d, eps_, y_.f32(), rstd_.f32());
   if (mode == Mode::kTrain) x_ = x;
   return y_;
 }
@@ -42,35 +27,8 @@ Tensor RmsNorm::Forward(Context&, const Tensor& x, Mode mode) {
 Tensor RmsNorm::Backward(Context&, const Tensor& dy) {
   const int64_t rows = x_.numel() / dim_, d = dim_;
   EnsureShape(dx_, x_.shape());
-  const float* px = x_.f32();
-  const float* pg = dy.f32();
-  const float* w = weight_->value.f32();
-  const float* rs = rstd_.f32();
-  float* pdx = dx_.f32();
-  // dx = r * (g*w - xhat * mean(g*w*xhat)),  xhat = x * r
-#pragma omp parallel for schedule(static) if (rows > 64)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = px + r * d;
-    const float* gr = pg + r * d;
-    const float inv = rs[r];
-    float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-    for (int64_t j = 0; j < d; ++j) dot += gr[j] * w[j] * xr[j];
-    const float c = dot * inv * inv / static_cast<float>(d);
-    float* dxr = pdx + r * d;
-#pragma omp simd
-    for (int64_t j = 0; j < d; ++j) dxr[j] = inv * (gr[j] * w[j] - xr[j] * c);
-  }
-  // dw += sum_rows g * xhat
-  ChunkedColumnReduce(rows, d, weight_->grad.f32(), [&](int64_t r0, int64_t r1, float* part) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = px + r * d;
-      const float* gr = pg + r * d;
-      const float inv = rs[r];
-#pragma omp simd
-      for (int64_t j = 0; j < d; ++j) part[j] += gr[j] * xr[j] * inv;
-    }
-  });
+  rmsnorm::BackwardInput(x_.f32(), dy.f32(), weight_->value.f32(), rstd_.f32(), rows, d, dx_.f32(), false);
+  rmsnorm::AccumulateWeightGrad(x_.f32(), dy.f32(), rstd_.f32(), rows, d, weight_->grad.f32());
   return dx_;
 }
 
