@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "tinylm/layers/attention.h"
+#include "tinylm/tensors/thread_policy.h"
 #include "tinylm/layers/elementwise.h"
 #include "tinylm/layers/embedding.h"
 #include "tinylm/layers/layernorm.h"
@@ -141,4 +142,12 @@ BENCHMARK(BM_Generate_Transformer1M)->Unit(benchmark::kMillisecond)->UseRealTime
 }  // namespace
 }  // namespace tinylm
 
-BENCHMARK_MAIN();
+// The benchmarks measure the tools' thread policy (tinylm/tensors/thread_policy.h).
+int main(int argc, char** argv) {
+  tinylm::ApplyThreadWaitPolicy(argv);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,6 +1,7 @@
 // Training runs: resume continues bit-exactly, checkpoints are verified, generation through
 // decode state matches full forwards.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cstring>
 #include <filesystem>
@@ -165,6 +166,8 @@ TEST(Generate, GreedyDecodeMatchesFullForwardArgmax) {
   const std::vector<int32_t> prompt = f.e.tokenizer->Encode("Once upon");
   const std::vector<int32_t> gen = Generate(ctx, *model, *f.e.tokenizer, prompt, so);
   ASSERT_EQ(gen.size(), 12u);
+  // Generation ran on one thread (Context::Serial) and gave the team back.
+  EXPECT_EQ(omp_get_max_threads(), 2);
   // Each generated token must be the argmax of a full forward over everything before it.
   std::vector<int32_t> seq = prompt;
   for (int32_t tok : gen) {

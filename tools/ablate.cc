@@ -17,6 +17,7 @@
 #include "command_line.h"
 #include "tinylm/experiments/experiment.h"
 #include "tinylm/plugins/plugin_manager.h"
+#include "tinylm/tensors/thread_policy.h"
 #include "tinylm/experiments/report.h"
 #include "tinylm/training/trainer.h"
 
@@ -216,4 +217,7 @@ int Main(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return Main(argc, argv); }
+int main(int argc, char** argv) {
+  ApplyThreadWaitPolicy(argv);
+  return Main(argc, argv);
+}

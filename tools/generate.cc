@@ -11,23 +11,23 @@
 #include "tinylm/model/checkpoint.h"
 #include "tinylm/model/generate.h"
 #include "tinylm/experiments/spec.h"
+#include "tinylm/tensors/thread_policy.h"
 
 namespace po = boost::program_options;
 using namespace tinylm;
 
 int main(int argc, char** argv) {
+  tinylm::ApplyThreadWaitPolicy(argv);
   po::options_description opts("Usage: generate CHECKPOINT [options]\n\nOptions");
   std::string ckpt, prompt;
   SamplingOptions so;
-  int threads = 0;
   opts.add_options()("help,h", "show this help")
       ("prompt", po::value(&prompt)->default_value(""), "text to continue")
       ("temperature", po::value(&so.temperature)->default_value(0.8f), "sampling temperature (0 = greedy)")
       ("top-k", po::value(&so.top_k)->default_value(40), "sample among the k most likely tokens (0 = all)")
       ("top-p", po::value(&so.top_p)->default_value(1.0f), "nucleus sampling threshold")
       ("seed", po::value(&so.seed)->default_value(1), "sampling seed")
-      ("max-tokens", po::value(&so.max_tokens)->default_value(200), "tokens to generate")
-      ("threads", po::value(&threads)->default_value(0), "threads (0 = all cores)");
+      ("max-tokens", po::value(&so.max_tokens)->default_value(200), "tokens to generate");
   po::variables_map vm;
   if (!tools::ParseCommandLine(argc, argv, "generate", opts, "checkpoint", po::value(&ckpt), 1, vm)) return 2;
   if (vm.count("help") || ckpt.empty()) {
@@ -45,7 +45,9 @@ int main(int argc, char** argv) {
     auto model = BuildModel(spec.message.model(), tok->vocab_size());
     model->store().Allocate(0);
     LoadCheckpoint(ckpt, &model->store());
-    Context ctx(threads, so.seed);
+    // Batch-1 generation runs on one thread: faster than a team, and unharmed by other busy
+    // processes (docs/performance.md, "A busy machine").
+    Context ctx(1, so.seed);
     const std::vector<int32_t> out = Generate(ctx, *model, *tok, tok->Encode(prompt), so);
     std::printf("%s%s\n", prompt.c_str(), tok->Decode(out).c_str());
   } catch (const std::exception& e) {

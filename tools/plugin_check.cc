@@ -17,6 +17,7 @@
 #include "command_line.h"
 #include "tinylm/layers/layer_check.h"
 #include "tinylm/plugins/plugin_manager.h"
+#include "tinylm/tensors/thread_policy.h"
 
 namespace po = boost::program_options;
 using namespace tinylm;
@@ -53,6 +54,7 @@ bool ParseQuietly(const std::string& text, google::protobuf::Message* m) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ApplyThreadWaitPolicy(argv);
   po::options_description opts("Usage: tinylm-plugin-check [PLUGIN.so ...] [--core] [options]\n\nOptions");
   std::vector<std::string> files;
   int64_t d_model = 16, batch = 2, seq = 7;

@@ -20,6 +20,20 @@ Tensor Context::Ones(int64_t n) {
   return ones_.Slice0(0, n);
 }
 
+Context& Context::Serial() {
+  if (threads_ == 1) return *this;
+  if (!serial_) {
+    OmpThreadsScope restore(threads_);  // the constructor sets the team size to 1
+    serial_ = std::make_unique<Context>(1, seed_);
+  }
+  serial_->set_seed(seed_);
+  serial_->set_step(step_);
+  return *serial_;
+}
+
+OmpThreadsScope::OmpThreadsScope(int threads) : previous_(omp_get_max_threads()) { omp_set_num_threads(threads); }
+OmpThreadsScope::~OmpThreadsScope() { omp_set_num_threads(previous_); }
+
 void Context::Execute(const dnnl::primitive& p,
                       const std::unordered_map<int, dnnl::memory>& args) {
   p.execute(stream_, args);

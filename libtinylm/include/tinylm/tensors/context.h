@@ -70,6 +70,12 @@ class Context {
   // Runs a primitive on this context's stream and waits.
   void Execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args);
 
+  // A one-thread context for work too small to share between threads (batch-1 decode), with
+  // its own primitive cache (oneDNN primitives are built for the team size at creation), the
+  // same seed and step. Use it inside an OmpThreadsScope(1). This context itself when it
+  // already has one thread.
+  Context& Serial();
+
  private:
   int threads_;
   uint64_t seed_;
@@ -78,6 +84,19 @@ class Context {
   dnnl::stream stream_;
   PrimitiveCache cache_;
   Tensor ones_;
+  std::unique_ptr<Context> serial_;
+};
+
+// Sets the OpenMP team size (our loops and oneDNN's kernels) for a scope and restores it.
+class OmpThreadsScope {
+ public:
+  explicit OmpThreadsScope(int threads);
+  ~OmpThreadsScope();
+  OmpThreadsScope(const OmpThreadsScope&) = delete;
+  OmpThreadsScope& operator=(const OmpThreadsScope&) = delete;
+
+ private:
+  int previous_;
 };
 
 }  // namespace tinylm
