@@ -21,8 +21,7 @@ measure() {
 }
 
 measure >"$work/quiet"
-"$build/tools/ablate" ablations/transformer_1m.pbtxt --out "$work/bg" --seeds 1 --tokens 100000000 \
-  --data-dir "${TINYLM_DATA_DIR:-../shared/data}" >/dev/null 2>&1 &
+"$build/tools/ablate" ablations/transformer_1m.pbtxt --out "$work/bg" --seeds 1 --tokens 100000000 >/dev/null 2>&1 &
 ablation=$!
 sleep 8  # past data preparation: the ablation is training
 measure >"$work/ablation"

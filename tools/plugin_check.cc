@@ -8,13 +8,13 @@
 //   tinylm-plugin-check --core
 #include <boost/program_options.hpp>
 #include <google/protobuf/dynamic_message.h>
-#include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
 #include <cstdio>
 #include <iostream>
 
 #include "command_line.h"
+#include "tinylm/experiments/spec.h"
 #include "tinylm/layers/layer_check.h"
 #include "tinylm/plugins/plugin_manager.h"
 #include "tinylm/tensors/thread_policy.h"
@@ -39,16 +39,6 @@ std::vector<std::pair<std::string, std::string>> CoreLayers() {
           {"gelu", "activation { kind: GELU_ERF }"},
           {"dropout", "dropout { p: 0.2 }"},
           {"pre-norm residual attention", "residual { norm { rmsnorm {} } mixer { attention { heads: 2 qk_norm: true rope {} } } }"}};
-}
-
-// Parses a config text without protobuf's own error logging (failures are reported here).
-bool ParseQuietly(const std::string& text, google::protobuf::Message* m) {
-  struct Silent : google::protobuf::io::ErrorCollector {
-    void AddError(int, int, const std::string&) override {}
-  } silent;
-  google::protobuf::TextFormat::Parser p;
-  p.RecordErrorsTo(&silent);
-  return p.ParseFromString(text, m);
 }
 
 }  // namespace
@@ -122,14 +112,14 @@ int main(int argc, char** argv) {
         texts.clear();
         for (size_t i = 0; i < configs.size(); ++i) {
           std::unique_ptr<google::protobuf::Message> probe(prototype->New());
-          if (ParseQuietly(configs[i], probe.get())) texts.push_back(configs[i]), config_used[i] = true;
+          if (ParseTextQuietly(configs[i], probe.get())) texts.push_back(configs[i]), config_used[i] = true;
         }
       }
       for (const std::string& text : texts) {
         const std::string title = "layer [" + c.extension + "] { " + text + " }";
         std::unique_ptr<google::protobuf::Message> cfg(prototype->New());
         std::string problem;
-        if (!ParseQuietly(text, cfg.get())) problem = "config does not parse as " + c.config_message;
+        if (!ParseTextQuietly(text, cfg.get())) problem = "config does not parse as " + c.config_message;
         else if (entry->check) problem = entry->check(*cfg);
         if (!problem.empty()) {
           std::printf("%s: FAIL\n  [FAIL] %s\n", title.c_str(), problem.c_str());

@@ -363,6 +363,13 @@ void LoadPluginsNamedIn(const std::string& text, const std::string& name) {
   }
 }
 
+bool ParseTextQuietly(const std::string& text, Message* m) {
+  SilentErrors silent;
+  TextFormat::Parser p;
+  p.RecordErrorsTo(&silent);
+  return p.ParseFromString(text, m);
+}
+
 SpecFile ParseSpecText(const std::string& text, const std::string& name) {
   LoadPluginsNamedIn(text, name);
   SpecFile f;
@@ -426,10 +433,7 @@ void ApplyOverride(const Override& o, Message* spec) {
     // A whole message in text form: --set model.final_norm='rmsnorm {}'
     Message* sub = fd->is_repeated() ? r->AddMessage(parent, fd) : r->MutableMessage(parent, fd);
     sub->Clear();
-    SilentErrors silent;
-    TextFormat::Parser p;
-    p.RecordErrorsTo(&silent);
-    if (!p.ParseFromString(o.value, sub))
+    if (!ParseTextQuietly(o.value, sub))
       throw std::invalid_argument(full + ": not a valid " + fd->message_type()->name() + " in text form");
     return;
   }

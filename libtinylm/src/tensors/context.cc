@@ -23,7 +23,7 @@ Tensor Context::Ones(int64_t n) {
 Context& Context::Serial() {
   if (threads_ == 1) return *this;
   if (!serial_) {
-    OmpThreadsScope restore(threads_);  // the constructor sets the team size to 1
+    OmpThreadsScope keep(omp_get_max_threads());  // Context(1) sets the team size to 1: undo it
     serial_ = std::make_unique<Context>(1, seed_);
   }
   serial_->set_seed(seed_);

@@ -67,6 +67,10 @@ class ResolvedSpec {
 // cycle, and bad overrides (naming the path).
 ResolvedSpec LoadSpec(const std::string& path, const std::vector<Override>& overrides = {});
 
+// Parses protobuf text into `m` without protobuf's own logging to stderr; false when it does
+// not parse (callers report the failure themselves).
+bool ParseTextQuietly(const std::string& text, google::protobuf::Message* m);
+
 // Parses one spec text (no base resolution); `name` is used in error messages. Plugins the
 // text lists are loaded first (their config extensions must be known to parse it).
 SpecFile ParseSpecText(const std::string& text, const std::string& name);
