@@ -33,6 +33,7 @@ class ChannelScale : public Layer {
     return dx_;
   }
   std::vector<Param*> Params() const override { return {w_}; }
+  double ForwardFlops() const override { return y_.defined() ? static_cast<double>(y_.numel()) : 0.0; }
 
  private:
   bool assign_;
@@ -63,6 +64,7 @@ class LookAhead : public Layer {
     }
     return dx_;
   }
+  double ForwardFlops() const override { return y_.defined() ? static_cast<double>(y_.numel()) : 0.0; }
 
  private:
   Tensor y_, dx_;

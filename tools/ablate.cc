@@ -15,6 +15,7 @@
 #include <iostream>
 
 #include "command_line.h"
+#include "tinylm/experiments/compute.h"
 #include "tinylm/experiments/experiment.h"
 #include "tinylm/plugins/plugin_manager.h"
 #include "tinylm/tensors/thread_policy.h"
@@ -163,6 +164,14 @@ int Main(int argc, char** argv) {
                   st.spec.name().c_str(), static_cast<long long>(st.steps), st.spec.batch_size(), st.spec.seq_len(),
                   static_cast<long long>(st.train_documents), static_cast<long long>(st.dropped_overlap),
                   static_cast<long long>(st.val_documents));
+    {
+      const std::vector<StageCompute> vc = ComputeOf(variant);
+      std::vector<StageCompute> bc;
+      if (baseline) bc = ComputeOf(*baseline);
+      cmp.compute = ComputeTable(baseline ? &bc : nullptr, vc);
+      std::printf("\n\nCompute (FLOPs from every layer's count; training = forward + backward at 2x forward):\n%s",
+                  cmp.compute.c_str());
+    }
     std::printf("\nseeds:");
     for (uint64_t s : variant.seeds) std::printf(" %llu", static_cast<unsigned long long>(s));
     std::printf("\n");

@@ -43,6 +43,12 @@ class Relu2Mlp : public Layer {
     return p;
   }
 
+  // Every layer reports its FLOPs (for GFLOP/s figures): the projections, plus the square.
+  double ForwardFlops() const override {
+    return fc1_.ForwardFlops() + fc2_.ForwardFlops() + (act_.defined() ? 2.0 * act_.numel() : 0.0);
+  }
+  std::vector<const Layer*> Children() const override { return {&fc1_, &fc2_}; }
+
  private:
   Linear fc1_, fc2_;
   Tensor pre_, act_, dpre_;

@@ -36,6 +36,16 @@ Shape BitLinear::OutputShape(const Shape& in) const {
   return s;
 }
 
+double BitLinear::ForwardFlops() const {
+  if (!y_.defined()) return 0.0;
+  const double m = static_cast<double>(y_.numel() / out_);
+  double f = m * out_ * 2.0 * in_;
+  if (cfg_.input_norm()) f += 4.0 * m * in_;
+  if (cfg_.quantize_activations()) f += 4.0 * m * in_;
+  if (cfg_.quantize_weights()) f += 3.0 * static_cast<double>(in_) * out_;
+  return f;
+}
+
 Tensor BitLinear::Forward(Context& ctx, const Tensor& x, Mode mode) {
   if (x.dim(-1) != in_)
     throw std::invalid_argument("bitlinear: input " + ShapeString(x.shape()) + ", expected last dim " +

@@ -15,6 +15,9 @@ class BitLinear : public Layer {
   Tensor Backward(Context& ctx, const Tensor& dy) override;
   std::vector<Param*> Params() const override;
   Shape OutputShape(const Shape& in) const override;
+  // The matmul, plus norm (4), activation quantisation (4) per input element and weight
+  // quantisation (3) per weight element when on.
+  double ForwardFlops() const override;
 
  private:
   int64_t in_, out_;

@@ -51,6 +51,14 @@ class GatedDeltaBlock : public Layer {
   }
 
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override { return Run(ctx, x, mode, 0, nullptr); }
+  // The projections and FFNs, plus per element the memory (about 8), the gated residuals (4)
+  // and the FFN sum (1); the sigmoid gates are negligible.
+  double ForwardFlops() const override {
+    double f = 0;
+    for (const Layer* l : Children()) f += l->ForwardFlops();
+    return f + (y_.defined() ? 13.0 * y_.numel() : 0.0);
+  }
+  std::vector<const Layer*> Children() const override { return {&qkv_, &gates_, &out_, &ffn1_, &ffn2_}; }
 
   Tensor Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState* state) override {
     auto* s = static_cast<MemoryState*>(state);

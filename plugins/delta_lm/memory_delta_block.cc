@@ -55,6 +55,9 @@ class MemoryDeltaBlock : public ScalarGatedBlock {
     return out_y_;
   }
 
+  // The projections, plus the memory's update and read (about 8 per channel and position).
+  double MixFlops() const override { return qkv_.ForwardFlops() + out_.ForwardFlops() + 8.0 * rows_ * d_; }
+
   const Tensor& MixBackward(Context& ctx, const Tensor& dbranch) override {
     dalpha_.resize(rows_);
     dlambda_.resize(rows_);

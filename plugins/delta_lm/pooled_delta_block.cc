@@ -72,6 +72,9 @@ class PooledDeltaBlock : public ScalarGatedBlock {
     return branch_ = mix_norm_.Forward(ctx, mixed_, mode);
   }
 
+  // The running memory and delta (about 6 per channel and position) and the norm.
+  double MixFlops() const override { return mix_norm_.ForwardFlops() + (mixed_.defined() ? 6.0 * mixed_.numel() : 0.0); }
+
   const Tensor& MixBackward(Context& ctx, const Tensor& dbranch) override {
     const Tensor& dm = mix_norm_.Backward(ctx, dbranch);
     const int64_t b = h_.dim(0), t = h_.dim(1), d = d_;

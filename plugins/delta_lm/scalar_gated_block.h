@@ -20,6 +20,11 @@ class ScalarGatedBlock : public Layer {
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
   Tensor Backward(Context& ctx, const Tensor& dy) override;
   Tensor Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState* state) override;
+  // Norms, FFN and the mixing branch, plus the two gated residual additions (2 per element each).
+  double ForwardFlops() const override {
+    return ln1_.ForwardFlops() + ln2_.ForwardFlops() + ffn_.ForwardFlops() + MixFlops() +
+           (y_.defined() ? 4.0 * y_.numel() : 0.0);
+  }
 
  protected:
   ScalarGatedBlock(const LayerBuildContext& ctx, const plugins::DeltaBlockConfig& cfg, int64_t ffn_hidden);
@@ -30,6 +35,8 @@ class ScalarGatedBlock : public Layer {
   // dL/dh from dL/d(branch); adds the third scalar's gradient through AddScalarGradients.
   virtual const Tensor& MixBackward(Context& ctx, const Tensor& dbranch) = 0;
   virtual std::vector<Param*> MixParams() const = 0;
+  // FLOPs of the last MixForward.
+  virtual double MixFlops() const = 0;
 
   double alpha() const;   // the delta weight
   bool decay() const { return cfg_.memory() == plugins::DeltaBlockConfig::DECAY; }

@@ -87,6 +87,12 @@ class HyperMixing : public Layer {
     AppendUnique(p, fc2_.Params());
     return p;
   }
+  // The two projections and the gelu, plus the running mean and the modulation (2 each).
+  double ForwardFlops() const override {
+    return fc1_.ForwardFlops() + fc2_.ForwardFlops() + gelu_.ForwardFlops() + dropout_.ForwardFlops() +
+           (out_.defined() ? 4.0 * out_.numel() : 0.0);
+  }
+  std::vector<const Layer*> Children() const override { return {&fc1_, &fc2_, &gelu_, &dropout_}; }
 
   std::unique_ptr<DecodeState> NewDecodeState(int64_t batch, int64_t) const override {
     auto s = std::make_unique<RunningMean>();
@@ -145,6 +151,7 @@ class EmbeddingRope : public Layer {
   Tensor Forward(Context&, const Tensor& x, Mode) override { return Apply(x, 0, false, y_); }
   Tensor Backward(Context&, const Tensor& dy) override { return Apply(dy, 0, true, dx_); }
   Tensor Step(Context&, const Tensor& x, int64_t pos, DecodeState*) override { return Apply(x, pos, false, y_); }
+  double ForwardFlops() const override { return y_.defined() ? 3.0 * y_.numel() : 0.0; }
 
  private:
   // cos/sin of every (position, channel) angle, computed once in double and grown on demand.

@@ -266,7 +266,11 @@ std::string ReportMarkdown(const Comparison& c, const std::string& command) {
                        "of the text, so different tokenizers compare fairly.\n\n![curves](curves.svg)\n\n");
   absl::StrAppend(&md, "## Parameters\n\n", c.baseline.empty() ? "" : "Baseline:\n\n```\n",
                   c.baseline.empty() ? "" : c.baseline_params + "```\n\nVariant:\n\n",
-                  "```\n", c.variant_params, "```\n\n## Samples (first seed)\n\n");
+                  "```\n", c.variant_params, "```\n\n");
+  if (!c.compute.empty())
+    absl::StrAppend(&md, "## Compute\n\nFLOPs from every layer's own count; a training token costs the forward, a "
+                         "backward counted as twice the forward, and the cross-entropy.\n\n", c.compute, "\n");
+  absl::StrAppend(&md, "## Samples (first seed)\n\n");
   auto samples = [&](const char* title, const std::vector<proto::RunSummary>& runs) {
     if (runs.empty()) return;
     absl::StrAppend(&md, "### ", title, "\n\n");

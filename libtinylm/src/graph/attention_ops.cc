@@ -92,9 +92,13 @@ struct CausalAttentionOp final : Op {
                      max_len, pos, ScaleOf(hd));
   }
 
-  double Flops(const OpRun& r) const override {  // q k^T and p v over the full square
+  // Causal pairs only (query at position p sees p + 1 keys): q.k and p.v, 2 hd each, and the
+  // softmax, about 5 per score; as the Attention layer counts.
+  double Flops(const OpRun& r) const override {
     const Tensor& q = r.in(0);
-    return 4.0 * q.dim(0) * q.dim(1) * q.dim(1) * q.dim(2);
+    const double t = static_cast<double>(q.dim(1)), pos = static_cast<double>(r.position());
+    const double pairs = t * pos + 0.5 * t * (t + 1), hd = static_cast<double>(q.dim(2) / heads);
+    return static_cast<double>(q.dim(0)) * heads * pairs * (4.0 * hd + 5.0);
   }
 };
 

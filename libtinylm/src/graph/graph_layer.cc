@@ -40,6 +40,7 @@ Tensor GraphLayer::Forward(Context& ctx, const Tensor& x, Mode mode) {
   tape_.set_salt(salt_);
   tape_.Begin(ctx, train ? GraphPass::kTrain : GraphPass::kEval);
   out_ = Build(tape_, tape_.Input(x, x.dtype() == DType::kF32));
+  last_tape_ = &tape_;
   return out_.value();
 }
 
@@ -65,6 +66,7 @@ Tensor GraphLayer::Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState*
   step_tape_.Begin(ctx, GraphPass::kStep, pos, s);
   const Var y = Build(step_tape_, step_tape_.Input(x, false));
   s->next = pos + x.dim(1);
+  last_tape_ = &step_tape_;
   return y.value();
 }
 

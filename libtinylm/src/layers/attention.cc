@@ -111,6 +111,17 @@ void Attention::PrepareQK(Context& ctx, int64_t b, int64_t t, int64_t pos0, Mode
 
 using attention_kernels::PermuteHeads;
 
+double Attention::CountFlops(int64_t b, int64_t t, int64_t pos) const {
+  // Query i (absolute position pos + i) sees pos + i + 1 keys: q.k and p.v are 2 hd each, the
+  // softmax about 5 per score.
+  const double pairs = static_cast<double>(t) * pos + 0.5 * static_cast<double>(t) * (t + 1);
+  const double vectors = static_cast<double>(b) * t * (heads_ + kv_heads_);
+  double f = qkv_->ForwardFlops() + proj_->ForwardFlops() + b * heads_ * pairs * (4.0 * head_dim_ + 5.0);
+  if (q_norm_) f += 4.0 * vectors * head_dim_;
+  if (rope_) f += rope_->Flops(vectors);
+  return f;
+}
+
 Tensor Attention::Forward(Context& ctx, const Tensor& x, Mode mode) {
   if (x.rank() != 3 || x.dim(2) != dim_)
     throw std::invalid_argument("attention: input " + ShapeString(x.shape()) + ", expected [B,T," +
@@ -127,7 +138,9 @@ Tensor Attention::Forward(Context& ctx, const Tensor& x, Mode mode) {
                              o_.Reshape({groups, g * t, hd}));
   EnsureShape(merged_, {b, t, heads_ * hd});
   PermuteHeads(o_.f32(), merged_.f32(), b, heads_, t, hd, /*to_heads_first=*/false);
-  return proj_->Forward(ctx, merged_, mode);
+  const Tensor& y = proj_->Forward(ctx, merged_, mode);
+  flops_ = CountFlops(b, t, 0);
+  return y;
 }
 
 Tensor Attention::Backward(Context& ctx, const Tensor& dy) {
@@ -180,7 +193,9 @@ Tensor Attention::Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState* 
   EnsureShape(merged_, {b, t, heads_ * hd});
   attention_kernels::AttendCached(q_.f32(), cache->k.f32(), cache->v.f32(), merged_.f32(), b, heads_, kv_heads_, t, hd,
                                   max_len, pos, 1.0f / std::sqrt(static_cast<float>(hd)));
-  return proj_->Forward(ctx, merged_, Mode::kEval);
+  const Tensor& y = proj_->Forward(ctx, merged_, Mode::kEval);
+  flops_ = CountFlops(b, t, pos);
+  return y;
 }
 
 }  // namespace tinylm

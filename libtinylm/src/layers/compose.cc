@@ -44,6 +44,18 @@ Tensor Sequential::Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState*
   return h;
 }
 
+double Sequential::ForwardFlops() const {
+  double f = 0;
+  for (auto& l : layers_) f += l->ForwardFlops();
+  return f;
+}
+
+std::vector<const Layer*> Sequential::Children() const {
+  std::vector<const Layer*> c;
+  for (auto& l : layers_) c.push_back(l.get());
+  return c;
+}
+
 Shape Sequential::OutputShape(const Shape& in) const {
   Shape s = in;
   for (auto& l : layers_) s = l->OutputShape(s);

@@ -281,6 +281,25 @@ LayerCheckReport CheckLayerGeneric(const LayerMaker& make, const LayerCheckOptio
          absl::StrFormat("max relative difference %.2g (limit %.2g)", err / scale, opt.decode_tolerance)});
   }
 
+  // FLOP count: reported, and (as sequences are independent) exactly doubled by a doubled batch.
+  if (!opt.input.empty()) {
+    layer->Forward(ctx, x, Mode::kTrain);
+    const double f1 = layer->ForwardFlops();
+    const bool reported = std::isfinite(f1) && f1 >= 0;
+    std::string detail = reported ? absl::StrFormat("%.0f FLOPs at batch %d", f1, opt.input[0])
+                                  : "not reported: override Layer::ForwardFlops";
+    bool ok = reported;
+    if (reported && opt.check_flop_scaling) {
+      Shape doubled = opt.input;
+      doubled[0] *= 2;
+      layer->Forward(ctx, TestInput(doubled, opt.vocab, opt.seed), Mode::kTrain);
+      const double f2 = layer->ForwardFlops();
+      ok = std::fabs(f2 - 2 * f1) <= 1e-9 * std::max(1.0, f2);
+      detail += absl::StrFormat(", %.0f at batch %d (must double)", f2, doubled[0]);
+    }
+    add({"FLOP count (ForwardFlops)", ok, detail});
+  }
+
   // Timing at a larger shape.
   if (opt.timing_iterations > 0) {
     const Tensor xt = TestInput(opt.timing_input, opt.vocab, opt.seed);

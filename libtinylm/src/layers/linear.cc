@@ -32,6 +32,11 @@ Shape Linear::OutputShape(const Shape& in) const {
   return s;
 }
 
+double Linear::ForwardFlops() const {
+  const double rows = y_.defined() ? static_cast<double>(y_.numel() / out_) : 0.0;
+  return rows * out_ * (2.0 * in_ + (bias_ ? 1 : 0));
+}
+
 Tensor Linear::Forward(Context& ctx, const Tensor& x, Mode mode) {
   if (x.dim(-1) != in_)
     throw std::invalid_argument("linear: input " + ShapeString(x.shape()) + ", expected last dim " +

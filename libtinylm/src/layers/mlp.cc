@@ -21,6 +21,10 @@ std::vector<Param*> SwiGlu::Params() const {
   return p;
 }
 
+double SwiGlu::ForwardFlops() const {  // silu(g) * u: an exp, a division, three multiplies
+  return gate_up_->ForwardFlops() + down_->ForwardFlops() + (h_.defined() ? 6.0 * h_.numel() : 0.0);
+}
+
 Tensor SwiGlu::Forward(Context& ctx, const Tensor& x, Mode mode) {
   gu_ = gate_up_->Forward(ctx, x, mode);  // [.., 2F], owned by gate_up_
   const int64_t rows = gu_.numel() / (2 * hidden_), f = hidden_;
@@ -79,6 +83,17 @@ std::vector<Param*> GeluMlp::Params() const {
   std::vector<Param*> p = fc1_->Params();
   AppendUnique(p, fc2_->Params());
   return p;
+}
+
+double GeluMlp::ForwardFlops() const {
+  return fc1_->ForwardFlops() + fc2_->ForwardFlops() + (dropout_ ? dropout_->ForwardFlops() : 0.0) +
+         (act_.defined() ? 8.0 * act_.numel() : 0.0);
+}
+
+std::vector<const Layer*> GeluMlp::Children() const {
+  std::vector<const Layer*> c{fc1_.get(), fc2_.get()};
+  if (dropout_) c.push_back(dropout_.get());
+  return c;
 }
 
 Tensor GeluMlp::Forward(Context& ctx, const Tensor& x, Mode mode) {

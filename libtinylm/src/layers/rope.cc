@@ -72,6 +72,10 @@ Tensor RopeLayer::Rotate(const Tensor& x, Tensor& out, int64_t pos0, bool invers
   return out;
 }
 
+double RopeLayer::ForwardFlops() const {
+  return y_.defined() ? rope_.Flops(static_cast<double>(y_.numel() / head_dim_)) : 0.0;
+}
+
 Tensor RopeLayer::Forward(Context&, const Tensor& x, Mode) { return Rotate(x, y_, 0, false); }
 Tensor RopeLayer::Backward(Context&, const Tensor& dy) { return Rotate(dy, dx_, 0, true); }
 Tensor RopeLayer::Step(Context&, const Tensor& x, int64_t pos, DecodeState*) {

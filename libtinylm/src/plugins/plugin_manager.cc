@@ -80,6 +80,8 @@ class PluginLayer : public Layer {
   Tensor Backward(Context& ctx, const Tensor& dy) override { return inner_->Backward(ctx, dy); }
   std::vector<Param*> Params() const override { return inner_->Params(); }
   Shape OutputShape(const Shape& in) const override { return inner_->OutputShape(in); }
+  double ForwardFlops() const override { return inner_->ForwardFlops(); }
+  std::vector<const Layer*> Children() const override { return inner_->Children(); }
   std::unique_ptr<DecodeState> NewDecodeState(int64_t batch, int64_t max_len) const override {
     auto s = std::make_unique<PluginDecodeState>();
     s->lib = lib_;

@@ -32,6 +32,7 @@ class Scale : public Layer {
     return dx_;
   }
   std::vector<Param*> Params() const override { return {g_}; }
+  double ForwardFlops() const override { return y_.defined() ? static_cast<double>(y_.numel()) : 0.0; }
 
  private:
   int64_t d_;

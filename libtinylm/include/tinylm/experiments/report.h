@@ -31,6 +31,7 @@ struct Comparison {
   // False when the tokenizer changes: per-token loss and accuracy are then not comparable
   // (the table says so and labels only bits per byte).
   bool same_tokenizer = true;
+  std::string compute;  // markdown table of FLOPs per token (experiments/compute.h), or empty
 };
 
 // The table printed by ablate.

@@ -52,8 +52,8 @@ class GraphLayer : public Layer {
   std::unique_ptr<DecodeState> NewDecodeState(int64_t batch, int64_t max_len) const override;
   Tensor Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState* state) override;
 
-  // FLOPs of the last Forward (from every op's count).
-  double ForwardFlops() { return tape_.Flops(); }
+  // FLOPs of the last Forward or Step (from every op's count).
+  double ForwardFlops() const override { return last_tape_ ? last_tape_->Flops() : 0.0; }
   // The training tape (for inspection: sizes, allocation counts).
   const Graph& tape() const { return tape_; }
 
@@ -77,6 +77,7 @@ class GraphLayer : public Layer {
   uint64_t salt_;
   std::vector<Param*> params_;
   Graph tape_, step_tape_;  // Step never disturbs what Forward saved for Backward
+  Graph* last_tape_ = nullptr;
   Var out_;
 };
 

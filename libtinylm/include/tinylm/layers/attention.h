@@ -36,8 +36,12 @@ class Attention : public Layer {
   std::vector<Param*> Params() const override;
   std::unique_ptr<DecodeState> NewDecodeState(int64_t batch, int64_t max_len) const override;
   Tensor Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState* state) override;
+  double ForwardFlops() const override { return flops_; }
+  std::vector<const Layer*> Children() const override { return {qkv_.get(), proj_.get()}; }
 
  private:
+  // FLOPs of a pass over t new positions after pos earlier ones (causal pairs only).
+  double CountFlops(int64_t b, int64_t t, int64_t pos) const;
   // Splits packed qkv [B,T,(H+2Hkv)*hd] into q [B,H,T,hd], k, v [B,Hkv,T,hd], and back.
   void Split(const Tensor& qkv, int64_t b, int64_t t);
   void Merge(const Tensor& dq, const Tensor& dk, const Tensor& dv, Tensor& dqkv, int64_t b,
@@ -51,6 +55,7 @@ class Attention : public Layer {
   std::unique_ptr<RmsNorm> q_norm_, k_norm_;
   std::unique_ptr<Rope> rope_;
   // Saved activations / workspaces (reused across steps).
+  double flops_ = 0;
   Tensor q_, k_, v_, q_pre_, k_pre_, probs_, o_, merged_, dq_, dk_, dv_, dprobs_, dqkv_, dmerged_;
 };
 

@@ -21,6 +21,8 @@ class Sequential : public Layer {
   std::unique_ptr<DecodeState> NewDecodeState(int64_t batch, int64_t max_len) const override;
   Tensor Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState* state) override;
   Shape OutputShape(const Shape& in) const override;
+  double ForwardFlops() const override;
+  std::vector<const Layer*> Children() const override;
   const std::vector<LayerPtr>& layers() const { return layers_; }
 
  private:
@@ -39,6 +41,10 @@ class Residual : public Layer {
     return branch_->NewDecodeState(batch, max_len);
   }
   Tensor Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState* state) override;
+  double ForwardFlops() const override {
+    return branch_->ForwardFlops() + (y_.defined() ? static_cast<double>(y_.numel()) : 0.0);
+  }
+  std::vector<const Layer*> Children() const override { return {branch_.get()}; }
   Layer& branch() { return *branch_; }
 
  private:

@@ -15,6 +15,8 @@ class Activation : public Layer {
   std::string type() const override { return name_; }
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
   Tensor Backward(Context& ctx, const Tensor& dy) override;
+  // An exp, a division and a few multiply-adds per element.
+  double ForwardFlops() const override { return y_.defined() ? 8.0 * y_.numel() : 0.0; }
 
  private:
   std::string name_;
@@ -32,6 +34,7 @@ class Dropout : public Layer {
   std::string type() const override { return "dropout"; }
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
   Tensor Backward(Context& ctx, const Tensor& dy) override;
+  double ForwardFlops() const override { return active_ && y_.defined() ? 2.0 * y_.numel() : 0.0; }
 
  private:
   float p_;

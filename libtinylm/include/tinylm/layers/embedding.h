@@ -15,6 +15,7 @@ class Embedding : public Layer {
   std::vector<Param*> Params() const override { return {weight_}; }
   Shape OutputShape(const Shape& in) const override;
   Param* weight() const { return weight_; }
+  double ForwardFlops() const override { return 0.0; }  // a gather
 
  private:
   int64_t vocab_, dim_;

@@ -45,6 +45,16 @@ class Layer {
 
   // Output shape for a given input shape (used by harnesses and model summaries).
   virtual Shape OutputShape(const Shape& in) const { return in; }
+
+  // Floating-point operations of the last Forward (a multiply-add counts two; causal attention
+  // counts only the unmasked half), for GFLOP/s figures and equal-compute comparisons. A
+  // Backward is counted as twice its Forward (the usual "6N per token" training convention).
+  // 0 before the first Forward. Every layer must report: tinylm-plugin-check fails a NaN.
+  virtual double ForwardFlops() const { return kFlopsNotReported; }
+  static constexpr double kFlopsNotReported = __builtin_nan("");
+
+  // The layers this one is made of (for walks over a network: profiles, benchmarks).
+  virtual std::vector<const Layer*> Children() const { return {}; }
 };
 
 using LayerPtr = std::unique_ptr<Layer>;

@@ -25,6 +25,9 @@ struct LayerCheckOptions {
   // picks matmul kernels by thread count, which changes rounding (measured: up to 1.1e-7).
   int threads = 2;
   double thread_tolerance = 1e-6;
+  // The FLOP count must double with the batch (off for probes whose parameters have the
+  // batch's shape, as the graph op tests' broadcasting cases).
+  bool check_flop_scaling = true;
   bool set_test_values = true;  // parameters to order-1 values (real inits hide errors)
   // Timing (0 iterations: skip).
   Shape timing_input{8, 64, 16};

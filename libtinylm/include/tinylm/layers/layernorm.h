@@ -12,6 +12,7 @@ class LayerNorm : public Layer {
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
   Tensor Backward(Context& ctx, const Tensor& dy) override;
   std::vector<Param*> Params() const override { return {weight_, bias_}; }
+  double ForwardFlops() const override { return y_.defined() ? 7.0 * y_.numel() : 0.0; }
 
  private:
   int64_t dim_;

@@ -15,6 +15,7 @@ class Linear : public Layer {
   Tensor Backward(Context& ctx, const Tensor& dy) override;
   std::vector<Param*> Params() const override;
   Shape OutputShape(const Shape& in) const override;
+  double ForwardFlops() const override;
 
   Param* weight() const { return weight_; }
   Param* bias() const { return bias_; }

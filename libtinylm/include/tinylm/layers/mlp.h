@@ -19,6 +19,8 @@ class SwiGlu : public Layer {
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
   Tensor Backward(Context& ctx, const Tensor& dy) override;
   std::vector<Param*> Params() const override;
+  double ForwardFlops() const override;
+  std::vector<const Layer*> Children() const override { return {gate_up_.get(), down_.get()}; }
 
  private:
   int64_t hidden_;
@@ -37,6 +39,8 @@ class GeluMlp : public Layer {
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
   Tensor Backward(Context& ctx, const Tensor& dy) override;
   std::vector<Param*> Params() const override;
+  double ForwardFlops() const override;
+  std::vector<const Layer*> Children() const override;
 
  private:
   dnnl::algorithm alg_;

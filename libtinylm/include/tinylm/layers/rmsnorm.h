@@ -12,6 +12,7 @@ class RmsNorm : public Layer {
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
   Tensor Backward(Context& ctx, const Tensor& dy) override;
   std::vector<Param*> Params() const override { return {weight_}; }
+  double ForwardFlops() const override { return y_.defined() ? 4.0 * y_.numel() : 0.0; }
 
  private:
   int64_t dim_;

@@ -19,6 +19,8 @@ class Rope {
  public:
   Rope(int64_t head_dim, RopeOptions opt);
   int64_t rotary_dims() const { return rot_; }
+  // FLOPs of rotating `vectors` head vectors (two multiplies and an add per rotated element).
+  double Flops(double vectors) const { return 3.0 * rot_ * vectors; }
   // Rotates x in place. Element (b, t, h, i) is at x[b*sb + t*st + h*sh + i]; position = pos0+t.
   // inverse = true applies the transpose (the backward of a rotation is its inverse).
   void Apply(float* x, int64_t batch, int64_t seq, int64_t heads, int64_t sb, int64_t st,
@@ -41,6 +43,7 @@ class RopeLayer : public Layer {
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
   Tensor Backward(Context& ctx, const Tensor& dy) override;
   Tensor Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState* state) override;
+  double ForwardFlops() const override;
 
  private:
   Tensor Rotate(const Tensor& x, Tensor& out, int64_t pos0, bool inverse);

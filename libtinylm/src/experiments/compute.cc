@@ -1,0 +1,56 @@
+#include "tinylm/experiments/compute.h"
+
+#include <absl/strings/str_format.h>
+
+#include "tinylm/model/flops.h"
+
+namespace tinylm {
+namespace {
+
+std::string Si(double v) {
+  const char* unit[] = {"", "k", "M", "G", "T", "P", "E"};
+  int i = 0;
+  while (v >= 1000 && i < 6) v /= 1000, ++i;
+  return absl::StrFormat("%.3g %s", v, unit[i]);
+}
+
+}  // namespace
+
+std::vector<StageCompute> ComputeOf(const Experiment& e) {
+  OmpThreadsScope one_thread(1);  // restores the caller's team size afterwards
+  Context ctx(1, 1);
+  auto model = e.BuildModel();
+  std::vector<StageCompute> out;
+  for (const PreparedStage& st : e.stages) {
+    StageCompute c;
+    c.stage = st.spec.name();
+    c.seq_len = st.spec.seq_len();
+    c.tokens = st.steps * st.spec.batch_size() * st.spec.seq_len();
+    const ModelFlops f = CountModelFlops(ctx, *model, 1, c.seq_len);
+    c.forward_per_token = f.forward_per_token();
+    c.training_per_token = f.training_per_token();
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string ComputeTable(const std::vector<StageCompute>* baseline, const std::vector<StageCompute>& variant) {
+  std::string s = baseline ? "| stage | seq | FLOPs/token forward (baseline -> variant) | training FLOPs/token | ratio | "
+                             "stage total (variant) |\n|---|---|---|---|---|---|\n"
+                           : "| stage | seq | FLOPs/token forward | training FLOPs/token | stage total |\n|---|---|---|---|---|\n";
+  for (size_t i = 0; i < variant.size(); ++i) {
+    const StageCompute& v = variant[i];
+    if (baseline && i < baseline->size()) {
+      const StageCompute& b = (*baseline)[i];
+      s += absl::StrFormat("| %s | %d | %s -> %s | %s -> %s | %.3fx | %sFLOP |\n", v.stage, v.seq_len,
+                           Si(b.forward_per_token), Si(v.forward_per_token), Si(b.training_per_token),
+                           Si(v.training_per_token), v.training_per_token / b.training_per_token, Si(v.total()));
+    } else {
+      s += absl::StrFormat("| %s | %d | %s | %s | %sFLOP |\n", v.stage, v.seq_len, Si(v.forward_per_token),
+                           Si(v.training_per_token), Si(v.total()));
+    }
+  }
+  return s;
+}
+
+}  // namespace tinylm
