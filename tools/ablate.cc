@@ -17,6 +17,7 @@
 #include "command_line.h"
 #include "tinylm/experiments/compute.h"
 #include "tinylm/experiments/experiment.h"
+#include "tinylm/experiments/speed.h"
 #include "tinylm/plugins/plugin_manager.h"
 #include "tinylm/tensors/thread_policy.h"
 #include "tinylm/experiments/report.h"
@@ -91,12 +92,14 @@ int Main(int argc, char** argv) {
   std::string spec_path, out_dir, data_dir;
   int64_t seeds = 0, tokens = 0;
   int threads = -1;
+  int speed_rounds = 6;
   std::vector<std::string> sets;
   opts.add_options()("help,h", "show this help")
       ("dry-run", "validate, print the changes and parameter counts, train nothing")
       ("seeds", po::value(&seeds), "train seeds 1..N (overrides the spec's seeds)")
       ("tokens", po::value(&tokens), "training tokens per stage (overrides every stage's budget)")
       ("threads", po::value(&threads), "threads (0 = all cores)")
+      ("speed-rounds", po::value(&speed_rounds), "alternating timing rounds per arm for the speed comparison (0: none)")
       ("out", po::value(&out_dir), "results directory (default: the spec's output_dir, \"runs\")")
       ("resume", "continue unfinished runs from their last checkpoint")
       ("data-dir", po::value(&data_dir), "data directory (default: $TINYLM_DATA_DIR or ../shared/data)")
@@ -208,8 +211,15 @@ int Main(int argc, char** argv) {
       if (baseline) cmp.baseline.push_back(run(*baseline, seed));
       cmp.variant.push_back(run(variant, seed));
     }
+    if (baseline && speed_rounds > 0) {
+      std::printf("\nspeed: %d alternating rounds per arm ...\n", speed_rounds);
+      std::fflush(stdout);
+      Context ctx(variant.spec.runtime().threads(), 1);
+      cmp.speed = SpeedTable(CompareSpeed(ctx, *baseline, variant, speed_rounds));
+    }
     const std::string table = ComparisonTable(cmp);
     std::printf("\n%s\n%s\n", cmp.name.c_str(), table.c_str());
+    if (!cmp.speed.empty()) std::printf("Speed (variant against baseline):\n%s\n", cmp.speed.c_str());
     WriteFileAtomic((report_dir / "curves.svg").string(), CurvesSvg(cmp));
     WriteFileAtomic((report_dir / "report.md").string(), ReportMarkdown(cmp, ReproduceCommand(variant, argc, argv)));
     WriteFileAtomic((report_dir / "summary.json").string(), SummaryJson(cmp));  // last: marks it finished

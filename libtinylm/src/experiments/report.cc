@@ -270,6 +270,7 @@ std::string ReportMarkdown(const Comparison& c, const std::string& command) {
   if (!c.compute.empty())
     absl::StrAppend(&md, "## Compute\n\nFLOPs from every layer's own count; a training token costs the forward, a "
                          "backward counted as twice the forward, and the cross-entropy.\n\n", c.compute, "\n");
+  if (!c.speed.empty()) absl::StrAppend(&md, "## Speed\n\n", c.speed, "\n");
   absl::StrAppend(&md, "## Samples (first seed)\n\n");
   auto samples = [&](const char* title, const std::vector<proto::RunSummary>& runs) {
     if (runs.empty()) return;

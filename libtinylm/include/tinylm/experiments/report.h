@@ -32,6 +32,7 @@ struct Comparison {
   // (the table says so and labels only bits per byte).
   bool same_tokenizer = true;
   std::string compute;  // markdown table of FLOPs per token (experiments/compute.h), or empty
+  std::string speed;    // markdown table of the speed comparison (experiments/speed.h), or empty
 };
 
 // The table printed by ablate.
