@@ -27,6 +27,8 @@ class SpeedProbe {
   int64_t Generate(Context& ctx, int64_t tokens);
 
   LanguageModel& model() { return *model_; }
+  // The stage's batch the probe trains on: int32 ids [batch, seq_len].
+  const Tensor& inputs() const { return batch_data_.inputs; }
   int64_t batch() const { return batch_; }
   int64_t seq_len() const { return seq_; }
   int64_t tokens_per_step() const { return batch_ * seq_; }
