@@ -41,9 +41,9 @@ struct CausalAttentionOp final : Op {
       qkv[i] = &r.scratch(i, {b * h, t, hd});
       ak::PermuteHeads(r.in(i).f32(), qkv[i]->f32(), b, h, t, hd, true);
     }
-    Tensor& probs = r.scratch(3, {b * h, t, t});
+    Tensor& lse = r.scratch(3, {b * h, t});  // per row; probabilities are recomputed in backward
     Tensor& o = r.scratch(4, {b * h, t, hd});
-    ak::Forward(r.ctx(), *qkv[0], *qkv[1], *qkv[2], ScaleOf(hd), probs, o);
+    ak::Forward(r.ctx(), *qkv[0], *qkv[1], *qkv[2], ScaleOf(hd), o, lse);
     ak::PermuteHeads(o.f32(), r.out(r.in(0).shape()).f32(), b, h, t, hd, false);
   }
 
@@ -51,11 +51,10 @@ struct CausalAttentionOp final : Op {
     const int64_t hd = r.in(0).dim(2) / heads, b = r.in(0).dim(0), t = r.in(0).dim(1), h = heads;
     Tensor& d_o = r.scratch(5, {b * h, t, hd});
     ak::PermuteHeads(r.dout().f32(), d_o.f32(), b, h, t, hd, true);
-    Tensor& dprobs = r.scratch(6, {b * h, t, t});
     Tensor* d[3];
     for (int i = 0; i < 3; ++i) d[i] = &r.scratch(7 + i, {b * h, t, hd});
-    ak::Backward(r.ctx(), r.scratch(0), r.scratch(1), r.scratch(2), r.scratch(3), d_o, ScaleOf(hd), dprobs, *d[0],
-                 *d[1], *d[2]);
+    ak::Backward(r.ctx(), r.scratch(0), r.scratch(1), r.scratch(2), r.scratch(4), r.scratch(3), d_o, ScaleOf(hd),
+                 *d[0], *d[1], *d[2]);
     for (int i = 0; i < 3; ++i) {
       const GradSlot s = r.din(i);
       if (!s.needed()) continue;

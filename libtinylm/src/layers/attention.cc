@@ -126,16 +126,23 @@ Tensor Attention::Forward(Context& ctx, const Tensor& x, Mode mode) {
   if (x.rank() != 3 || x.dim(2) != dim_)
     throw std::invalid_argument("attention: input " + ShapeString(x.shape()) + ", expected [B,T," +
                                 std::to_string(dim_) + "]");
-  const int64_t b = x.dim(0), t = x.dim(1), hd = head_dim_;
-  const int64_t g = heads_ / kv_heads_, groups = b * kv_heads_;
+  const int64_t b = x.dim(0), t = x.dim(1), hd = head_dim_, n = b * heads_;
   Split(qkv_->Forward(ctx, x, mode), b, t);
   PrepareQK(ctx, b, t, 0, mode);
 
-  EnsureShape(probs_, {groups, g * t, t});
+  const Shape per_head{n, t, hd};
+  Tensor k = k_, v = v_;
+  if (kv_heads_ != heads_) {  // grouped-query attention: each query head gets its kv head's copy
+    EnsureShape(k_expanded_, {b, heads_, t, hd});
+    EnsureShape(v_expanded_, {b, heads_, t, hd});
+    attention_kernels::ExpandHeads(k_.f32(), k_expanded_.f32(), b, kv_heads_, heads_, t, hd);
+    attention_kernels::ExpandHeads(v_.f32(), v_expanded_.f32(), b, kv_heads_, heads_, t, hd);
+    k = k_expanded_, v = v_expanded_;
+  }
+  EnsureShape(lse_, {n, t});
   EnsureShape(o_, {b, heads_, t, hd});
-  attention_kernels::Forward(ctx, q_.Reshape({groups, g * t, hd}), k_.Reshape({groups, t, hd}),
-                             v_.Reshape({groups, t, hd}), 1.0f / std::sqrt(static_cast<float>(hd)), probs_,
-                             o_.Reshape({groups, g * t, hd}));
+  attention_kernels::Forward(ctx, q_.Reshape(per_head), k.Reshape(per_head), v.Reshape(per_head),
+                             1.0f / std::sqrt(static_cast<float>(hd)), o_.Reshape(per_head), lse_);
   EnsureShape(merged_, {b, t, heads_ * hd});
   PermuteHeads(o_.f32(), merged_.f32(), b, heads_, t, hd, /*to_heads_first=*/false);
   const Tensor& y = proj_->Forward(ctx, merged_, mode);
@@ -144,21 +151,30 @@ Tensor Attention::Forward(Context& ctx, const Tensor& x, Mode mode) {
 }
 
 Tensor Attention::Backward(Context& ctx, const Tensor& dy) {
-  const int64_t b = dy.dim(0), t = dy.dim(1), hd = head_dim_;
-  const int64_t g = heads_ / kv_heads_, groups = b * kv_heads_;
+  const int64_t b = dy.dim(0), t = dy.dim(1), hd = head_dim_, n = b * heads_;
   const Tensor dmerged = proj_->Backward(ctx, dy);
   EnsureShape(dmerged_, {b, heads_, t, hd});  // dO in head-first layout
   PermuteHeads(dmerged.f32(), dmerged_.f32(), b, heads_, t, hd, /*to_heads_first=*/true);
-  const Tensor d_o = dmerged_.Reshape({groups, g * t, hd});
 
-  EnsureShape(dv_, {b, kv_heads_, t, hd});
-  EnsureShape(dprobs_, {groups, g * t, t});
+  const Shape per_head{n, t, hd};
   EnsureShape(dq_, {b, heads_, t, hd});
   EnsureShape(dk_, {b, kv_heads_, t, hd});
-  attention_kernels::Backward(ctx, q_.Reshape({groups, g * t, hd}), k_.Reshape({groups, t, hd}),
-                              v_.Reshape({groups, t, hd}), probs_, d_o, 1.0f / std::sqrt(static_cast<float>(hd)),
-                              dprobs_, dq_.Reshape({groups, g * t, hd}), dk_.Reshape({groups, t, hd}),
-                              dv_.Reshape({groups, t, hd}));
+  EnsureShape(dv_, {b, kv_heads_, t, hd});
+  const bool grouped = kv_heads_ != heads_;
+  if (grouped) {  // per-query-head gradients of the copies, summed back into each kv head
+    EnsureShape(dk_expanded_, {b, heads_, t, hd});
+    EnsureShape(dv_expanded_, {b, heads_, t, hd});
+  }
+  const Tensor &k = grouped ? k_expanded_ : k_, &v = grouped ? v_expanded_ : v_;
+  const Tensor &dk = grouped ? dk_expanded_ : dk_, &dv = grouped ? dv_expanded_ : dv_;
+  attention_kernels::Backward(ctx, q_.Reshape(per_head), k.Reshape(per_head), v.Reshape(per_head),
+                              o_.Reshape(per_head), lse_, dmerged_.Reshape(per_head),
+                              1.0f / std::sqrt(static_cast<float>(hd)), dq_.Reshape(per_head), dk.Reshape(per_head),
+                              dv.Reshape(per_head));
+  if (grouped) {
+    attention_kernels::ReduceHeads(dk_expanded_.f32(), dk_.f32(), b, kv_heads_, heads_, t, hd);
+    attention_kernels::ReduceHeads(dv_expanded_.f32(), dv_.f32(), b, kv_heads_, heads_, t, hd);
+  }
 
   if (rope_) {
     rope_->Apply(dq_.f32(), b, t, heads_, heads_ * t * hd, hd, t * hd, 0, true);

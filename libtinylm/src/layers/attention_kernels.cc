@@ -1,5 +1,6 @@
 #include "attention_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -9,32 +10,6 @@
 #include "tinylm/tensors/ops.h"
 
 namespace tinylm::attention_kernels {
-namespace {
-
-// In-place causal softmax over rows of [G, g*T, T] where row r of a group belongs to query
-// position r % T. Masked entries become exactly 0.
-void CausalSoftmax(float* s, int64_t rows, int64_t t) {
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t i = r % t;
-    float* row = s + r * t;
-    float mx = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : mx)
-    for (int64_t j = 0; j <= i; ++j) mx = std::max(mx, row[j]);
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j <= i; ++j) {
-      row[j] = VecExp(row[j] - mx);
-      sum += row[j];
-    }
-    const float inv = 1.0f / sum;
-#pragma omp simd
-    for (int64_t j = 0; j <= i; ++j) row[j] *= inv;
-    for (int64_t j = i + 1; j < t; ++j) row[j] = 0.0f;
-  }
-}
-
-}  // namespace
 
 void PermuteHeads(const float* src, float* dst, int64_t b, int64_t heads, int64_t t, int64_t hd,
                   bool to_heads_first) {
@@ -49,51 +24,124 @@ void PermuteHeads(const float* src, float* dst, int64_t b, int64_t heads, int64_
       }
 }
 
-void Forward(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, float scale, const Tensor& probs,
-             const Tensor& o) {
-  const int64_t groups = k.dim(0), t = k.dim(1), rows = q.dim(1);
-  MatmulOptions s;
-  s.trans_b = true;
-  s.alpha = scale;
-  Matmul(ctx, q, k, probs, s);
-  CausalSoftmax(probs.f32(), groups * rows, t);
-  Matmul(ctx, probs, v, o);
+namespace {
+
+// Rows [r0, r0 + rows) of every head of a contiguous [N, T, width] tensor.
+MatrixView Rows(const Tensor& t, int64_t r0, int64_t rows) {
+  const int64_t n = t.dim(0), len = t.dim(1), w = t.dim(2);
+  return {t.f32() + r0 * w, n, rows, w, len * w, w};
+}
+MatrixView Dense(const Tensor& t, int64_t n, int64_t rows, int64_t cols) { return {t.f32(), n, rows, cols, rows * cols, cols}; }
+
+}  // namespace
+
+void Forward(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, float scale, const Tensor& o,
+             const Tensor& lse) {
+  const int64_t n = q.dim(0), t = q.dim(1);
+  float* plse = lse.f32();
+  for (int64_t j0 = 0; j0 < t; j0 += kQueryBlock) {
+    const int64_t bq = std::min(kQueryBlock, t - j0), keys = j0 + bq;  // rows j0.. see keys 0..keys-1
+    const Tensor s = ctx.Workspace(0, n * bq * keys);
+    MatmulOptions so;
+    so.alpha = scale;
+    Matmul(ctx, Rows(q, j0, bq), Rows(k, 0, keys).T(), Dense(s, n, bq, keys), so);
+    float* ps = s.f32();
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n * bq; ++r) {
+      const int64_t i = j0 + r % bq;  // query position: keys 0..i
+      float* row = ps + r * keys;
+      float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
+      for (int64_t c = 0; c <= i; ++c) mx = std::max(mx, row[c]);
+      float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t c = 0; c <= i; ++c) {
+        row[c] = VecExp(row[c] - mx);
+        sum += row[c];
+      }
+      const float inv = 1.0f / sum;
+#pragma omp simd
+      for (int64_t c = 0; c <= i; ++c) row[c] *= inv;
+      for (int64_t c = i + 1; c < keys; ++c) row[c] = 0.0f;
+      plse[(r / bq) * t + i] = mx + std::log(sum);
+    }
+    Matmul(ctx, Dense(s, n, bq, keys), Rows(v, 0, keys), Rows(o, j0, bq));
+  }
 }
 
-void Backward(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& probs,
-              const Tensor& d_o, float scale, const Tensor& dprobs, const Tensor& dq, const Tensor& dk,
-              const Tensor& dv) {
-  const int64_t groups = k.dim(0), t = k.dim(1), rows = q.dim(1);
-  // dV = P^T dO ; dP = dO V^T
-  MatmulOptions ta;
-  ta.trans_a = true;
-  Matmul(ctx, probs, d_o, dv, ta);
-  MatmulOptions tb;
-  tb.trans_b = true;
-  Matmul(ctx, d_o, v, dprobs, tb);
-  // dS = P * (dP - rowsum(dP * P)); masked entries have P = 0 so dS = 0 there.
-  const float* pp = probs.f32();
-  float* pds = dprobs.f32();
+void Backward(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& o, const Tensor& lse,
+              const Tensor& d_o, float scale, const Tensor& dq, const Tensor& dk, const Tensor& dv) {
+  const int64_t n = q.dim(0), t = q.dim(1), hd = q.dim(2);
+  // D_i = <dO_i, O_i> = sum_j P_ij dP_ij, the softmax backward's row term.
+  const Tensor rowdot = ctx.Workspace(2, n * t);
+  {
+    const float *po = o.f32(), *pd = d_o.f32();
+    float* pr = rowdot.f32();
 #pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < groups * rows; ++r) {
-    const int64_t i = r % t;  // query position
-    const float* prow = pp + r * t;
-    float* drow = pds + r * t;
-    float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-    for (int64_t j = 0; j <= i; ++j) dot += prow[j] * drow[j];
-#pragma omp simd
-    for (int64_t j = 0; j <= i; ++j) drow[j] = prow[j] * (drow[j] - dot);
-    for (int64_t j = i + 1; j < t; ++j) drow[j] = 0.0f;
+    for (int64_t r = 0; r < n * t; ++r) {
+      float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+      for (int64_t c = 0; c < hd; ++c) acc += po[r * hd + c] * pd[r * hd + c];
+      pr[r] = acc;
+    }
   }
-  // dQ = scale * dS K ; dK = scale * dS^T Q
-  MatmulOptions sq;
-  sq.alpha = scale;
-  Matmul(ctx, dprobs, k, dq, sq);
-  MatmulOptions sk;
-  sk.alpha = scale;
-  sk.trans_a = true;
-  Matmul(ctx, dprobs, q, dk, sk);
+  dk.SetZero();
+  dv.SetZero();
+  const float *plse = lse.f32(), *pr = rowdot.f32();
+  for (int64_t j0 = 0; j0 < t; j0 += kQueryBlock) {
+    const int64_t bq = std::min(kQueryBlock, t - j0), keys = j0 + bq;
+    const Tensor p = ctx.Workspace(0, n * bq * keys), dp = ctx.Workspace(1, n * bq * keys);
+    MatmulOptions so;
+    so.alpha = scale;
+    Matmul(ctx, Rows(q, j0, bq), Rows(k, 0, keys).T(), Dense(p, n, bq, keys), so);  // scores again
+    Matmul(ctx, Rows(d_o, j0, bq), Rows(v, 0, keys).T(), Dense(dp, n, bq, keys));   // dP = dO V^T
+    float *pp = p.f32(), *pdp = dp.f32();
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n * bq; ++r) {
+      const int64_t head = r / bq, i = j0 + r % bq;
+      float* prow = pp + r * keys;
+      float* drow = pdp + r * keys;
+      const float l = plse[head * t + i], d = pr[head * t + i];
+#pragma omp simd
+      for (int64_t c = 0; c <= i; ++c) {
+        prow[c] = VecExp(prow[c] - l);         // P, recomputed
+        drow[c] = prow[c] * (drow[c] - d);     // dS = P (dP - D)
+      }
+      for (int64_t c = i + 1; c < keys; ++c) prow[c] = drow[c] = 0.0f;
+    }
+    MatmulOptions acc;
+    acc.accumulate = true;
+    Matmul(ctx, Dense(p, n, bq, keys).T(), Rows(d_o, j0, bq), Rows(dv, 0, keys), acc);  // dV += P^T dO
+    MatmulOptions sq;
+    sq.alpha = scale;
+    Matmul(ctx, Dense(dp, n, bq, keys), Rows(k, 0, keys), Rows(dq, j0, bq), sq);  // dQ = scale dS K
+    MatmulOptions sk;
+    sk.alpha = scale;
+    sk.accumulate = true;
+    Matmul(ctx, Dense(dp, n, bq, keys).T(), Rows(q, j0, bq), Rows(dk, 0, keys), sk);  // dK += scale dS^T Q
+  }
+}
+
+void ExpandHeads(const float* kv, float* expanded, int64_t b, int64_t kv_heads, int64_t heads, int64_t t, int64_t hd) {
+  const int64_t g = heads / kv_heads, block = t * hd;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t bi = 0; bi < b; ++bi)
+    for (int64_t h = 0; h < heads; ++h)
+      std::memcpy(expanded + (bi * heads + h) * block, kv + (bi * kv_heads + h / g) * block, block * sizeof(float));
+}
+
+void ReduceHeads(const float* expanded, float* kv, int64_t b, int64_t kv_heads, int64_t heads, int64_t t, int64_t hd) {
+  const int64_t g = heads / kv_heads, block = t * hd;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t bi = 0; bi < b; ++bi)
+    for (int64_t kh = 0; kh < kv_heads; ++kh) {
+      float* dst = kv + (bi * kv_heads + kh) * block;
+      const float* src = expanded + (bi * heads + kh * g) * block;
+      std::memcpy(dst, src, block * sizeof(float));
+      for (int64_t m = 1; m < g; ++m)
+#pragma omp simd
+        for (int64_t e = 0; e < block; ++e) dst[e] += src[m * block + e];
+    }
 }
 
 void AttendCached(const float* q, const float* k_cache, const float* v_cache, float* out, int64_t b, int64_t heads,

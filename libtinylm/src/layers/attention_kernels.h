@@ -14,15 +14,24 @@ namespace tinylm::attention_kernels {
 void PermuteHeads(const float* src, float* dst, int64_t b, int64_t heads, int64_t t, int64_t hd,
                   bool to_heads_first);
 
-// probs [G, g*T, T] = causal_softmax(q k^T * scale), o [G, g*T, hd] = probs v, for
-// q [G, g*T, hd], k, v [G, T, hd] (G = batch * kv heads, g = query heads per kv head).
-void Forward(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, float scale, const Tensor& probs,
-             const Tensor& o);
+// Causal attention over N independent heads, q, k, v, o [N, T, hd] (a query head's own keys
+// and values: see ExpandHeads for grouped-query attention). Blocked as FlashAttention: query
+// rows go in blocks of kQueryBlock, each multiplied only with the key prefix it may attend to
+// (masked tiles are skipped: about 5/8 of the square at T = 256), and instead of the T x T
+// probabilities only each row's log-sum-exp lse [N, T] is kept; Backward recomputes the
+// probabilities block by block. Score blocks live in ctx.Workspace slots 0 and 1.
+constexpr int64_t kQueryBlock = 64;
+void Forward(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, float scale, const Tensor& o,
+             const Tensor& lse);
 
-// Given dO [G, g*T, hd]: dV, dQ, dK (same layouts as v, q, k; overwritten). dprobs is workspace.
-void Backward(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& probs,
-              const Tensor& d_o, float scale, const Tensor& dprobs, const Tensor& dq, const Tensor& dk,
-              const Tensor& dv);
+// Given dO [N, T, hd]: dQ, dK, dV (overwritten). Uses ctx.Workspace slots 0, 1 and 2.
+void Backward(Context& ctx, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& o, const Tensor& lse,
+              const Tensor& d_o, float scale, const Tensor& dq, const Tensor& dk, const Tensor& dv);
+
+// Grouped-query attention: copies kv [B, Hkv, T, hd] to [B, H, T, hd] (query head h reads kv
+// head h / (H / Hkv), as PyTorch's repeat_interleave), and sums the gradient back.
+void ExpandHeads(const float* kv, float* expanded, int64_t b, int64_t kv_heads, int64_t heads, int64_t t, int64_t hd);
+void ReduceHeads(const float* expanded, float* kv, int64_t b, int64_t kv_heads, int64_t heads, int64_t t, int64_t hd);
 
 // Decode: new queries q [B, H, t, hd] (positions pos..pos+t-1) over cached keys and values
 // [B, Hkv, max_len, hd] holding positions 0..pos+t-1; writes out [B, t, H*hd] (tokens first).

@@ -2,6 +2,9 @@
 
 #include <omp.h>
 
+#include <stdexcept>
+#include <string>
+
 namespace tinylm {
 
 Context::Context(int threads, uint64_t seed)
@@ -18,6 +21,13 @@ Tensor Context::Ones(int64_t n) {
     ones_.Fill(1.0f);
   }
   return ones_.Slice0(0, n);
+}
+
+Tensor Context::Workspace(int slot, int64_t floats) {
+  if (slot < 0 || slot >= kWorkspaceSlots) throw std::out_of_range("Context::Workspace: no slot " + std::to_string(slot));
+  Tensor& w = workspace_[slot];
+  if (!w.defined() || w.numel() < floats) w = Tensor::Empty({std::max<int64_t>(floats, 1)});
+  return w.Slice0(0, floats);
 }
 
 Context& Context::Serial() {

@@ -76,6 +76,40 @@ void Matmul(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& c,
   ctx.Execute(prim, args);
 }
 
+namespace {
+memory::desc ViewDesc(const MatrixView& v) {
+  memory::dims dims{v.batch, v.rows, v.cols}, strides{v.batch_stride, v.row_stride, 1};
+  if (v.trans) {
+    std::swap(dims[1], dims[2]);
+    std::swap(strides[1], strides[2]);
+  }
+  return memory::desc(dims, memory::data_type::f32, strides);
+}
+}  // namespace
+
+void Matmul(Context& ctx, const MatrixView& a, const MatrixView& b, const MatrixView& c, const MatmulOptions& opt) {
+  const memory::desc ad = ViewDesc(a), bd = ViewDesc(b), cd = ViewDesc(c);
+  if (c.trans || ad.dims()[2] != bd.dims()[1] || ad.dims()[1] != cd.dims()[1] || bd.dims()[2] != cd.dims()[2] ||
+      a.batch != c.batch || b.batch != c.batch)
+    throw std::invalid_argument("Matmul (views) shape mismatch");
+  const std::string key =
+      absl::StrCat("matmulv:", DescKey(ad), DescKey(bd), DescKey(cd), opt.accumulate, ":", opt.alpha);
+  auto& prim = ctx.cache().Get<dnnl::matmul>(key, [&] {
+    dnnl::primitive_attr attr;
+    if (opt.alpha != 1.0f) attr.set_output_scales(0, {opt.alpha});
+    if (opt.accumulate) {
+      dnnl::post_ops po;
+      po.append_sum(1.0f);
+      attr.set_post_ops(po);
+    }
+    return dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), attr, ctx.engine()));
+  });
+  const auto& eng = ctx.engine();
+  ctx.Execute(prim, {{DNNL_ARG_SRC, memory(ad, eng, a.data)},
+                     {DNNL_ARG_WEIGHTS, memory(bd, eng, b.data)},
+                     {DNNL_ARG_DST, memory(cd, eng, c.data)}});
+}
+
 void AccumulateColumnSums(Context& ctx, const Tensor& dy2d, const Tensor& db) {
   const int64_t m = dy2d.dim(0), n = dy2d.dim(1);
   MatmulOptions o;

@@ -3,8 +3,8 @@
 //   optional per-head RMSNorm of q and k (QK-norm), RoPE on q and k,
 //   P = causal_softmax(q k^T / sqrt(hd)),  o = P v,  y = o Wo^T.
 // Grouped-query attention: query head h reads key/value head h / (H / Hkv), as PyTorch's
-// repeat_interleave. Heads are laid out [B, H, T, hd] so the H/Hkv query heads of a group are
-// one [g*T, hd] matrix and every product is a single batched oneDNN matmul.
+// repeat_interleave. Heads are laid out [B, H, T, hd]; the attention itself is blocked and
+// recomputes probabilities in backward (attention_kernels.h), so memory grows with T, not T^2.
 #pragma once
 #include <memory>
 
@@ -56,7 +56,10 @@ class Attention : public Layer {
   std::unique_ptr<Rope> rope_;
   // Saved activations / workspaces (reused across steps).
   double flops_ = 0;
-  Tensor q_, k_, v_, q_pre_, k_pre_, probs_, o_, merged_, dq_, dk_, dv_, dprobs_, dqkv_, dmerged_;
+  // Saved for backward: q, k, v (normed, rotated), o and each row's log-sum-exp (the T x T
+  // probabilities are recomputed, never stored).
+  Tensor q_, k_, v_, q_pre_, k_pre_, lse_, o_, merged_, dq_, dk_, dv_, dqkv_, dmerged_;
+  Tensor k_expanded_, v_expanded_, dk_expanded_, dv_expanded_;  // grouped-query attention only
 };
 
 }  // namespace tinylm

@@ -67,6 +67,13 @@ class Context {
   // A read-only vector of n ones (at least), for column sums as matmuls. Grown on demand.
   Tensor Ones(int64_t n);
 
+  // Scratch memory shared by every layer run on this context: `floats` floats in slot `slot`
+  // (0..kWorkspaceSlots-1), valid until the next call for the same slot. For buffers that live
+  // only inside one kernel call (attention's score blocks), so that they cost memory once per
+  // process rather than once per layer. Grown on demand, never shrunk.
+  static constexpr int kWorkspaceSlots = 4;
+  Tensor Workspace(int slot, int64_t floats);
+
   // Runs a primitive on this context's stream and waits.
   void Execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args);
 
@@ -84,6 +91,7 @@ class Context {
   dnnl::stream stream_;
   PrimitiveCache cache_;
   Tensor ones_;
+  Tensor workspace_[kWorkspaceSlots];
   std::unique_ptr<Context> serial_;
 };
 

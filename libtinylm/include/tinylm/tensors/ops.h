@@ -21,6 +21,22 @@ struct MatmulOptions {
 void Matmul(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& c,
             const MatmulOptions& opt = {});
 
+// A float matrix operand given by pointer and strides, for products over blocks of larger
+// tensors without copies: `batch` matrices of rows x cols, element (i, r, c) at
+// data[i * batch_stride + r * row_stride + c]; `trans` uses its transpose.
+struct MatrixView {
+  float* data;
+  int64_t batch, rows, cols, batch_stride, row_stride;
+  bool trans = false;
+  MatrixView T() const {
+    MatrixView v = *this;
+    v.trans = !trans;
+    return v;
+  }
+};
+// c = alpha * op(a) . op(b) (+ c), on strided views (trans_a/trans_b and bias of `opt` unused).
+void Matmul(Context& ctx, const MatrixView& a, const MatrixView& b, const MatrixView& c, const MatmulOptions& opt = {});
+
 // db[n] += sum_m dy[m, n], as a matmul with a ones row (oneDNN's reduction hits a slow kernel).
 void AccumulateColumnSums(Context& ctx, const Tensor& dy2d, const Tensor& db);
 
