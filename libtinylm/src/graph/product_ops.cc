@@ -78,7 +78,10 @@ struct LinearOp final : Op {
       Require(r.in(2).numel() == out, "bias " + S(r.in(2).shape()) + " for " + std::to_string(out) + " outputs");
       o.bias = &r.in(2);
     }
-    Matmul(r.ctx(), x.Reshape({m, in}), w, r.out(s).Reshape({m, out}), o);
+    if (m <= kFewRows && x.dtype() == DType::kF32)  // decode: as the Linear layer
+      FewRowsTimesTransposed(x.f32(), m, w.f32(), out, in, o.bias ? o.bias->f32() : nullptr, r.out(s).f32());
+    else
+      Matmul(r.ctx(), x.Reshape({m, in}), w, r.out(s).Reshape({m, out}), o);
   }
   void Backward(const OpRun& r) override {
     const Tensor &x = r.in(0), &w = r.in(1);

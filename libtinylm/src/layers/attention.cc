@@ -8,6 +8,8 @@
 #include "tinylm/tensors/ops.h"
 #include "attention_kernels.h"
 
+#include "tinylm/tensors/parallel.h"
+
 namespace tinylm {
 
 namespace {
@@ -58,9 +60,8 @@ void Attention::Split(const Tensor& qkv, int64_t b, int64_t t) {
   EnsureShape(v_, {b, hk, t, hd});
   const float* src = qkv.f32();
   float *q = q_.f32(), *k = k_.f32(), *v = v_.f32();
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t bi = 0; bi < b; ++bi)
-    for (int64_t ti = 0; ti < t; ++ti) {
+  ParallelFor(b * t, 17, [&](int64_t bt) {
+      const int64_t bi = bt / t, ti = bt % t;
       const float* r = src + (bi * t + ti) * row;
       for (int64_t h = 0; h < hq; ++h)
         std::memcpy(q + ((bi * hq + h) * t + ti) * hd, r + h * hd, hd * sizeof(float));
@@ -68,7 +69,7 @@ void Attention::Split(const Tensor& qkv, int64_t b, int64_t t) {
         std::memcpy(k + ((bi * hk + h) * t + ti) * hd, r + (hq + h) * hd, hd * sizeof(float));
         std::memcpy(v + ((bi * hk + h) * t + ti) * hd, r + (hq + hk + h) * hd, hd * sizeof(float));
       }
-    }
+    });
 }
 
 void Attention::Merge(const Tensor& dq, const Tensor& dk, const Tensor& dv, Tensor& dqkv,
@@ -78,9 +79,8 @@ void Attention::Merge(const Tensor& dq, const Tensor& dk, const Tensor& dv, Tens
   EnsureShape(dqkv, {b, t, row});
   float* dst = dqkv.f32();
   const float *q = dq.f32(), *k = dk.f32(), *v = dv.f32();
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t bi = 0; bi < b; ++bi)
-    for (int64_t ti = 0; ti < t; ++ti) {
+  ParallelFor(b * t, 17, [&](int64_t bt) {
+      const int64_t bi = bt / t, ti = bt % t;
       float* r = dst + (bi * t + ti) * row;
       for (int64_t h = 0; h < hq; ++h)
         std::memcpy(r + h * hd, q + ((bi * hq + h) * t + ti) * hd, hd * sizeof(float));
@@ -88,7 +88,7 @@ void Attention::Merge(const Tensor& dq, const Tensor& dk, const Tensor& dv, Tens
         std::memcpy(r + (hq + h) * hd, k + ((bi * hk + h) * t + ti) * hd, hd * sizeof(float));
         std::memcpy(r + (hq + hk + h) * hd, v + ((bi * hk + h) * t + ti) * hd, hd * sizeof(float));
       }
-    }
+    });
 }
 
 void Attention::PrepareQK(Context& ctx, int64_t b, int64_t t, int64_t pos0, Mode mode) {

@@ -9,6 +9,8 @@
 #include "../tensors/vec_math.h"
 #include "tinylm/tensors/ops.h"
 
+#include "tinylm/tensors/parallel.h"
+
 namespace tinylm::attention_kernels {
 
 void PermuteHeads(const float* src, float* dst, int64_t b, int64_t heads, int64_t t, int64_t hd,
@@ -147,33 +149,45 @@ void ReduceHeads(const float* expanded, float* kv, int64_t b, int64_t kv_heads, 
 void AttendCached(const float* q, const float* k_cache, const float* v_cache, float* out, int64_t b, int64_t heads,
                   int64_t kv_heads, int64_t t, int64_t hd, int64_t max_len, int64_t pos, float scale) {
   const int64_t g = heads / kv_heads;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t bi = 0; bi < b; ++bi)
-    for (int64_t h = 0; h < heads; ++h) {
-      const int64_t kvh = h / g;
-      const float* kb = k_cache + (bi * kv_heads + kvh) * max_len * hd;
-      const float* vb = v_cache + (bi * kv_heads + kvh) * max_len * hd;
-      std::vector<float> w(pos + t);
-      for (int64_t ti = 0; ti < t; ++ti) {
-        const float* qi = q + ((bi * heads + h) * t + ti) * hd;
-        const int64_t n = pos + ti + 1;
-        float mx = -std::numeric_limits<float>::infinity();
-        for (int64_t j = 0; j < n; ++j) {
-          float dot = 0.0f;
-          for (int64_t c = 0; c < hd; ++c) dot += qi[c] * kb[j * hd + c];
-          w[j] = dot * scale;
+  ParallelFor(b * heads, 2 * 16, [&](int64_t bh) {  // batch-1 decode: a plain loop, no OpenMP
+    const int64_t bi = bh / heads, h = bh % heads, kvh = h / g;
+    const float* kb = k_cache + (bi * kv_heads + kvh) * max_len * hd;
+    const float* vb = v_cache + (bi * kv_heads + kvh) * max_len * hd;
+    float w[512];  // scores of one query in chunks, so no allocation per call
+    for (int64_t ti = 0; ti < t; ++ti) {
+      const float* qi = q + ((bi * heads + h) * t + ti) * hd;
+      float* o = out + (bi * t + ti) * heads * hd + h * hd;
+      const int64_t n = pos + ti + 1;
+      // Online softmax over chunks of keys (as the blocked training kernel): running max m,
+      // running sum l, output rescaled when the max grows.
+      float m = -std::numeric_limits<float>::infinity(), l = 0.0f;
+      for (int64_t c = 0; c < hd; ++c) o[c] = 0.0f;
+      for (int64_t j0 = 0; j0 < n; j0 += 512) {
+        const int64_t len = std::min<int64_t>(512, n - j0);
+        DotRows(qi, kb + j0 * hd, len, hd, w);
+        float mx = m;
+        for (int64_t j = 0; j < len; ++j) {
+          w[j] *= scale;
           mx = std::max(mx, w[j]);
         }
-        float sum = 0.0f;
-        for (int64_t j = 0; j < n; ++j) sum += (w[j] = VecExp(w[j] - mx));
-        float* o = out + (bi * t + ti) * heads * hd + h * hd;
-        for (int64_t c = 0; c < hd; ++c) o[c] = 0.0f;
-        for (int64_t j = 0; j < n; ++j) {
-          const float pj = w[j] / sum;
-          for (int64_t c = 0; c < hd; ++c) o[c] += pj * vb[j * hd + c];
+        const float rescale = VecExp(m - mx);  // 0 on the first chunk (m = -inf)
+        l *= rescale;
+#pragma omp simd
+        for (int64_t c = 0; c < hd; ++c) o[c] *= rescale;
+        for (int64_t j = 0; j < len; ++j) {
+          const float pj = VecExp(w[j] - mx);
+          l += pj;
+          const float* vj = vb + (j0 + j) * hd;
+#pragma omp simd
+          for (int64_t c = 0; c < hd; ++c) o[c] += pj * vj[c];
         }
+        m = mx;
       }
+      const float inv = 1.0f / l;
+#pragma omp simd
+      for (int64_t c = 0; c < hd; ++c) o[c] *= inv;
     }
+  });
 }
 
 void AppendToCache(const float* src, float* cache, int64_t b, int64_t kv_heads, int64_t t, int64_t hd,

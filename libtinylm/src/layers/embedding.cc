@@ -3,6 +3,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "tinylm/tensors/parallel.h"
+
 namespace tinylm {
 
 Embedding::Embedding(ParamStore& store, const std::string& name, int64_t vocab, int64_t dim,
@@ -27,8 +29,7 @@ Tensor Embedding::Forward(Context&, const Tensor& ids, Mode mode) {
   EnsureShape(y_, OutputShape(ids.shape()));
   const float* w = weight_->value.f32();
   float* y = y_.f32();
-#pragma omp parallel for schedule(static) if (n > 1024)
-  for (int64_t i = 0; i < n; ++i) std::memcpy(y + i * dim_, w + id[i] * dim_, dim_ * sizeof(float));
+  ParallelFor(n, 1025, [&](int64_t i) { std::memcpy(y + i * dim_, w + id[i] * dim_, dim_ * sizeof(float)); });
   if (mode == Mode::kTrain) ids_ = ids;
   return y_;
 }

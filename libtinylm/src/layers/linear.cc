@@ -43,10 +43,15 @@ Tensor Linear::Forward(Context& ctx, const Tensor& x, Mode mode) {
                                 std::to_string(in_));
   const int64_t m = x.numel() / in_;
   EnsureShape(y_, OutputShape(x.shape()));
-  MatmulOptions o;
-  o.trans_b = true;
-  o.bias = bias_ ? &bias_->value : nullptr;
-  Matmul(ctx, x.Reshape({m, in_}), weight_->value, y_.Reshape({m, out_}), o);
+  if (m <= kFewRows) {  // batch-1 decode: a plain loop beats a oneDNN call's set-up (see ops.h)
+    FewRowsTimesTransposed(x.f32(), m, weight_->value.f32(), out_, in_, bias_ ? bias_->value.f32() : nullptr,
+                           y_.f32());
+  } else {
+    MatmulOptions o;
+    o.trans_b = true;
+    o.bias = bias_ ? &bias_->value : nullptr;
+    Matmul(ctx, x.Reshape({m, in_}), weight_->value, y_.Reshape({m, out_}), o);
+  }
   if (mode == Mode::kTrain) x_ = x;
   return y_;
 }

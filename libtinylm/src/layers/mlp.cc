@@ -5,6 +5,8 @@
 #include "tinylm/tensors/ops.h"
 #include "../tensors/vec_math.h"
 
+#include "tinylm/tensors/parallel.h"
+
 namespace tinylm {
 
 SwiGlu::SwiGlu(ParamStore& store, const std::string& name, int64_t dim, int64_t hidden, bool bias,
@@ -33,14 +35,13 @@ Tensor SwiGlu::Forward(Context& ctx, const Tensor& x, Mode mode) {
   EnsureShape(h_, hs);
   const float* pgu = gu_.f32();
   float* ph = h_.f32();
-#pragma omp parallel for schedule(static) if (rows > 16)
-  for (int64_t r = 0; r < rows; ++r) {
+  ParallelFor(rows, 17, [&](int64_t r) {
     const float* g = pgu + r * 2 * f;
     const float* u = g + f;
     float* h = ph + r * f;
 #pragma omp simd
     for (int64_t j = 0; j < f; ++j) h[j] = g[j] * VecSigmoid(g[j]) * u[j];
-  }
+  });
   return down_->Forward(ctx, h_, mode);
 }
 
@@ -52,8 +53,7 @@ Tensor SwiGlu::Backward(Context& ctx, const Tensor& dy) {
   const float* pdh = dh.f32();
   float* pd = dgu_.f32();
   // h = silu(g) u: dg = dh u silu'(g), du = dh silu(g), silu'(g) = s (1 + g (1 - s)), s = sigmoid(g)
-#pragma omp parallel for schedule(static) if (rows > 16)
-  for (int64_t r = 0; r < rows; ++r) {
+  ParallelFor(rows, 17, [&](int64_t r) {
     const float* g = pgu + r * 2 * f;
     const float* u = g + f;
     const float* d = pdh + r * f;
@@ -65,7 +65,7 @@ Tensor SwiGlu::Backward(Context& ctx, const Tensor& dy) {
       du[j] = d[j] * g[j] * s;
       dg[j] = d[j] * u[j] * s * (1.0f + g[j] * (1.0f - s));
     }
-  }
+  });
   return gate_up_->Backward(ctx, dgu_);
 }
 

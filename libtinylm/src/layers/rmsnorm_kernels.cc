@@ -4,11 +4,12 @@
 
 #include "../tensors/chunked_reduce.h"
 
+#include "tinylm/tensors/parallel.h"
+
 namespace tinylm::rmsnorm {
 
 void Forward(const float* x, const float* w, int64_t rows, int64_t d, float eps, float* y, float* rstd) {
-#pragma omp parallel for schedule(static) if (rows > 64)
-  for (int64_t r = 0; r < rows; ++r) {
+  ParallelFor(rows, 65, [&](int64_t r) {
     const float* xr = x + r * d;
     float ss = 0.0f;
 #pragma omp simd reduction(+ : ss)
@@ -23,15 +24,14 @@ void Forward(const float* x, const float* w, int64_t rows, int64_t d, float eps,
 #pragma omp simd
       for (int64_t j = 0; j < d; ++j) yr[j] = xr[j] * inv;
     }
-  }
+  });
 }
 
 namespace {
 template <bool kWeighted, bool kAccumulate>
 void BackwardRows(const float* x, const float* g, const float* w, const float* rstd, int64_t rows, int64_t d,
                   float* dx) {
-#pragma omp parallel for schedule(static) if (rows > 64)
-  for (int64_t r = 0; r < rows; ++r) {
+  ParallelFor(rows, 65, [&](int64_t r) {
     const float *xr = x + r * d, *gr = g + r * d;
     const float inv = rstd[r];
     float dot = 0.0f;
@@ -44,7 +44,7 @@ void BackwardRows(const float* x, const float* g, const float* w, const float* r
       const float v = inv * (gr[j] * (kWeighted ? w[j] : 1.0f) - xr[j] * c);
       dxr[j] = kAccumulate ? dxr[j] + v : v;
     }
-  }
+  });
 }
 }  // namespace
 

@@ -1,7 +1,10 @@
 #include "tinylm/layers/rope.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
+
+#include "tinylm/tensors/parallel.h"
 
 namespace tinylm {
 
@@ -13,6 +16,7 @@ Rope::Rope(int64_t head_dim, RopeOptions opt) : head_dim_(head_dim), opt_(opt) {
 
 void Rope::EnsureTable(int64_t positions) const {
   if (positions <= table_positions_) return;
+  positions = std::max({positions, 2 * table_positions_, int64_t{64}});  // decode grows it one by one
   const int64_t half = rot_ / 2;
   cos_.resize(positions * half);
   sin_.resize(positions * half);
@@ -33,9 +37,8 @@ void Rope::Apply(float* x, int64_t batch, int64_t seq, int64_t heads, int64_t sb
   const int64_t half = rot_ / 2;
   const float sign = inverse ? -1.0f : 1.0f;
   const bool interleaved = opt_.style == RopeStyle::kInterleaved;
-#pragma omp parallel for collapse(2) schedule(static) if (batch * seq > 64)
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t t = 0; t < seq; ++t) {
+  ParallelFor(batch * seq, 65, [&](int64_t bt) {
+      const int64_t b = bt / seq, t = bt % seq;
       const float* c = cos_.data() + (pos0 + t) * half;
       const float* s = sin_.data() + (pos0 + t) * half;
       for (int64_t h = 0; h < heads; ++h) {
@@ -55,7 +58,7 @@ void Rope::Apply(float* x, int64_t batch, int64_t seq, int64_t heads, int64_t sb
           }
         }
       }
-    }
+    });
 }
 
 RopeLayer::RopeLayer(int64_t heads, int64_t head_dim, RopeOptions opt)

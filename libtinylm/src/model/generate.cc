@@ -15,11 +15,11 @@ int32_t SampleToken(const float* logits, int64_t vocab, const SamplingOptions& o
     return static_cast<int32_t>(std::max_element(logits, logits + vocab) - logits);
   std::vector<int32_t> idx(vocab);
   std::iota(idx.begin(), idx.end(), 0);
-  // Sorted by logit, ties by id: a deterministic order.
-  std::sort(idx.begin(), idx.end(), [&](int32_t a, int32_t b) {
+  // The k best by logit, ties by id: a deterministic order (only those k need sorting).
+  const int64_t k = opt.top_k > 0 ? std::min<int64_t>(opt.top_k, vocab) : vocab;
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int32_t a, int32_t b) {
     return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
   });
-  const int64_t k = opt.top_k > 0 ? std::min<int64_t>(opt.top_k, vocab) : vocab;
   std::vector<double> p(k);
   const double mx = logits[idx[0]];
   double sum = 0;

@@ -1,6 +1,7 @@
 #include "tinylm/tensors/ops.h"
 
 #include <absl/strings/str_cat.h>
+#include <omp.h>
 
 #include <stdexcept>
 
@@ -110,6 +111,39 @@ void Matmul(Context& ctx, const MatrixView& a, const MatrixView& b, const Matrix
                      {DNNL_ARG_DST, memory(cd, eng, c.data)}});
 }
 
+void DotRows(const float* x, const float* w, int64_t rows, int64_t n, float* out) {
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) {  // four rows per pass: x loaded once, four independent sums
+    const float *w0 = w + r * n, *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
+    float d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f;
+#pragma omp simd reduction(+ : d0, d1, d2, d3)
+    for (int64_t c = 0; c < n; ++c) {
+      d0 += x[c] * w0[c];
+      d1 += x[c] * w1[c];
+      d2 += x[c] * w2[c];
+      d3 += x[c] * w3[c];
+    }
+    out[r] = d0, out[r + 1] = d1, out[r + 2] = d2, out[r + 3] = d3;
+  }
+  for (; r < rows; ++r) {
+    const float* wr = w + r * n;
+    float d = 0.0f;
+#pragma omp simd reduction(+ : d)
+    for (int64_t c = 0; c < n; ++c) d += x[c] * wr[c];
+    out[r] = d;
+  }
+}
+
+void FewRowsTimesTransposed(const float* x, int64_t m, const float* w, int64_t out, int64_t in, const float* bias,
+                            float* y) {
+  for (int64_t r = 0; r < m; ++r) {
+    float* yr = y + r * out;
+    DotRows(x + r * in, w, out, in, yr);
+    if (bias)
+      for (int64_t o = 0; o < out; ++o) yr[o] += bias[o];
+  }
+}
+
 void AccumulateColumnSums(Context& ctx, const Tensor& dy2d, const Tensor& db) {
   const int64_t m = dy2d.dim(0), n = dy2d.dim(1);
   MatmulOptions o;
@@ -151,16 +185,26 @@ void Add(const Tensor& a, const Tensor& b, const Tensor& out) {
   const float* pb = b.f32();
   float* po = out.f32();
   const int64_t n = out.numel();
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) po[i] = pa[i] + pb[i];
+  if (n > 65536 && omp_get_max_threads() > 1) {  // (not `if(...)`: see tensors/parallel.h)
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) po[i] = pa[i] + pb[i];
+  } else {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) po[i] = pa[i] + pb[i];
+  }
 }
 
 void AddInPlace(const Tensor& acc, const Tensor& x) {
   float* pa = acc.f32();
   const float* px = x.f32();
   const int64_t n = acc.numel();
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) pa[i] += px[i];
+  if (n > 65536 && omp_get_max_threads() > 1) {
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) pa[i] += px[i];
+  } else {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) pa[i] += px[i];
+  }
 }
 
 }  // namespace tinylm

@@ -21,6 +21,16 @@ struct MatmulOptions {
 void Matmul(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& c,
             const MatmulOptions& opt = {});
 
+// y [m, out] = x [m, in] . w^T (+ bias), w [out, in], for a few rows (m <= kFewRows): the
+// decode step's projections. A oneDNN call costs several microseconds of set-up (descriptors,
+// cache key, memory objects) around a matrix-vector product of one or two microseconds; this
+// is a plain vectorised loop, single-threaded and deterministic.
+constexpr int64_t kFewRows = 4;
+// out[r] = <x, w[r]> for the rows of w [rows, n] (row-major): the kernel of the above.
+void DotRows(const float* x, const float* w, int64_t rows, int64_t n, float* out);
+void FewRowsTimesTransposed(const float* x, int64_t m, const float* w, int64_t out, int64_t in, const float* bias,
+                            float* y);
+
 // A float matrix operand given by pointer and strides, for products over blocks of larger
 // tensors without copies: `batch` matrices of rows x cols, element (i, r, c) at
 // data[i * batch_stride + r * row_stride + c]; `trans` uses its transpose.
