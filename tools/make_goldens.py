@@ -87,6 +87,12 @@ class Cfg:
         self.vocab, self.d, self.layers, self.heads, self.ffn, self.eps, self.base = vocab, d, layers, heads, ffn, eps, base
 
 
+def table_dtype(x):
+    """Position tables in float64 for the goldens, float32 when tools/bench_systems.py runs
+    these models in float32 or bfloat16 autocast."""
+    return torch.promote_types(x.dtype, torch.float32)
+
+
 def rmsnorm(x, w, eps):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
 
@@ -94,8 +100,9 @@ def rmsnorm(x, w, eps):
 def rope(x, base):  # x [B, H, T, hd], rotate-half
     hd = x.shape[-1]
     half = hd // 2
-    inv = 1.0 / (base ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
-    ang = torch.arange(x.shape[2], dtype=torch.float64)[:, None] * inv[None, :]
+    dt = table_dtype(x)
+    inv = 1.0 / (base ** (torch.arange(0, hd, 2, dtype=dt) / hd))
+    ang = torch.arange(x.shape[2], dtype=dt)[:, None] * inv[None, :]
     c, s = ang.cos(), ang.sin()
     x1, x2 = x[..., :half], x[..., half:]
     return torch.cat([x1 * c - x2 * s, x2 * c + x1 * s], dim=-1)
@@ -221,9 +228,10 @@ def micromixer_shapes(H=224, C=576, L=3, h=64, V=256):
 def micromixer_rope(x, base=10000.0):
     """MicroMixer's published convention: frequency table [f, f] over the width, partner interleaved."""
     T, H = x.shape[1], x.shape[2]
-    inv = base ** (-2.0 * torch.arange(H // 2, dtype=torch.float64) / H)
+    dt = table_dtype(x)
+    inv = base ** (-2.0 * torch.arange(H // 2, dtype=dt) / H)
     freqs = torch.cat([inv, inv])
-    ang = torch.arange(T, dtype=torch.float64)[:, None] * freqs[None, :]
+    ang = torch.arange(T, dtype=dt)[:, None] * freqs[None, :]
     r = torch.empty_like(x)
     r[..., 0::2] = -x[..., 1::2]
     r[..., 1::2] = x[..., 0::2]
@@ -240,7 +248,7 @@ def micromixer_forward(P, ids, L=3):
     for i in range(L):
         p = "blocks.%d." % i
         u = ln(x, (H,), P[p + "0.norm.weight"], P[p + "0.norm.bias"], 1e-5)
-        mean = u.cumsum(1) / torch.arange(1, T + 1, dtype=torch.float64)[None, :, None]
+        mean = u.cumsum(1) / torch.arange(1, T + 1, dtype=table_dtype(u))[None, :, None]
         z = gelu(mean @ P[p + "0.hypermixing.fc1.weight"].t() + P[p + "0.hypermixing.fc1.bias"])
         z = z @ P[p + "0.hypermixing.fc2.weight"].t() + P[p + "0.hypermixing.fc2.bias"]
         x = x + u * z[..., :H] + z[..., H:]
@@ -284,7 +292,7 @@ def delta_forward(P, ids, blocks=8):
         h = ln(x, (d,), P[p + "ln1.weight"], P[p + "ln1.bias"], 1e-5)
         q, k, v = (h @ P[p + "qkv.weight"].t() + P[p + "qkv.bias"]).split(d, -1)
         kv = k * v
-        C = kv.cumsum(1) / torch.arange(1, T + 1, dtype=torch.float64)[None, :, None]
+        C = kv.cumsum(1) / torch.arange(1, T + 1, dtype=table_dtype(kv))[None, :, None]
         Cprev = torch.cat([torch.zeros_like(C[:, :1]), C[:, :-1]], dim=1)
         r = torch.sigmoid(q) * (C + P[p + "alpha"] * (kv - Cprev))
         x = x + P[p + "gamma1"] * (r @ P[p + "out.weight"].t() + P[p + "out.bias"])
