@@ -12,7 +12,10 @@
 namespace tinylm {
 
 SpeedProbe::SpeedProbe(const Experiment& e, int stage, uint64_t seed)
-    : e_(e), stage_(e.stages.at(stage)), model_(e.BuildModel()) {
+    : e_(e),
+      stage_(e.stages.at(stage)),
+      model_(e.BuildModel()),
+      bf16_(e.spec.runtime().precision() == proto::RuntimeSpec::BF16) {
   model_->store().Allocate(seed);
   batch_ = stage_.spec.batch_size();
   seq_ = stage_.spec.seq_len();
@@ -44,11 +47,15 @@ void SpeedProbe::NextBatch() {
 
 void SpeedProbe::TrainStep(Context& ctx) {
   ctx.set_step(static_cast<int64_t>(step_));
+  ctx.set_bf16_matmuls(bf16_);
   tinylm::TrainStep(ctx, *model_, opt_, batch_data_, 1e-4f, 1.0);
   ++step_;
 }
 
-void SpeedProbe::EvalForward(Context& ctx) { model_->Forward(ctx, batch_data_.inputs, Mode::kEval); }
+void SpeedProbe::EvalForward(Context& ctx) {
+  ctx.set_bf16_matmuls(bf16_);
+  model_->Forward(ctx, batch_data_.inputs, Mode::kEval);
+}
 
 int64_t SpeedProbe::Generate(Context& ctx, int64_t tokens) {
   SamplingOptions o;

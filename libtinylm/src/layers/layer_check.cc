@@ -26,6 +26,7 @@ std::string LayerCheckReport::Format(const std::string& title) const {
 }
 
 void SetTestValues(ParamStore& store, uint64_t seed) {
+  store.Touch();
   for (const auto& p : store.params()) {
     float* v = p->value.f32();
     const uint64_t stream = HashString(p->name.c_str()) + 99;

@@ -43,9 +43,16 @@ Tensor Linear::Forward(Context& ctx, const Tensor& x, Mode mode) {
                                 std::to_string(in_));
   const int64_t m = x.numel() / in_;
   EnsureShape(y_, OutputShape(x.shape()));
+  last_bf16_ = false;
   if (m <= kFewRows) {  // batch-1 decode: a plain loop beats a oneDNN call's set-up (see ops.h)
     FewRowsTimesTransposed(x.f32(), m, weight_->value.f32(), out_, in_, bias_ ? bias_->value.f32() : nullptr,
                            y_.f32());
+  } else if (ctx.bf16_matmuls()) {  // bf16 x bf16 -> fp32 accumulation and output
+    MatmulOptions o;
+    o.trans_b = true;
+    o.bias = bias_ ? &bias_->value : nullptr;
+    Matmul(ctx, ToBf16(x, x_bf16_).Reshape({m, in_}), Bf16Weight(), y_.Reshape({m, out_}), o);
+    last_bf16_ = mode == Mode::kTrain;
   } else {
     MatmulOptions o;
     o.trans_b = true;
@@ -56,9 +63,28 @@ Tensor Linear::Forward(Context& ctx, const Tensor& x, Mode mode) {
   return y_;
 }
 
+const Tensor& Linear::Bf16Weight() {
+  if (!weight_->version || *weight_->version != w_bf16_version_ || !w_bf16_.defined()) {
+    ToBf16(weight_->value, w_bf16_);
+    w_bf16_version_ = weight_->version ? *weight_->version : w_bf16_version_;
+  }
+  return w_bf16_;
+}
+
 Tensor Linear::Backward(Context& ctx, const Tensor& dy) {
   const int64_t m = dy.numel() / out_;
   const Tensor dy2 = dy.Reshape({m, out_});
+  if (last_bf16_) {  // the products in bf16 as in Forward; the bias gradient from fp32 dy
+    const Tensor dyb = ToBf16(dy2, dy_bf16_);
+    MatmulOptions w;
+    w.trans_a = true;
+    w.accumulate = true;
+    Matmul(ctx, dyb, x_bf16_.Reshape({m, in_}), weight_->grad, w);
+    if (bias_) AccumulateColumnSums(ctx, dy2, bias_->grad);
+    EnsureShape(dx_, x_.shape());
+    Matmul(ctx, dyb, Bf16Weight(), dx_.Reshape({m, in_}));
+    return dx_;
+  }
   // dW += dY^T X
   MatmulOptions w;
   w.trans_a = true;

@@ -135,6 +135,7 @@ proto::CheckpointHeader LoadCheckpoint(const std::string& path, ParamStore* stor
   }
   const size_t arena_bytes = store->size() * sizeof(float);
   std::memcpy(store->values().raw(), bytes.data() + at, arena_bytes);
+  store->Touch();
   std::memcpy(store->adam_m().raw(), bytes.data() + at + arena_bytes, arena_bytes);
   std::memcpy(store->adam_v().raw(), bytes.data() + at + 2 * arena_bytes, arena_bytes);
   return h;

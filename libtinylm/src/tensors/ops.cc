@@ -1,8 +1,11 @@
 #include "tinylm/tensors/ops.h"
 
+#include "tinylm/tensors/parallel.h"
+
 #include <absl/strings/str_cat.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace tinylm {
@@ -132,6 +135,27 @@ void DotRows(const float* x, const float* w, int64_t rows, int64_t n, float* out
     for (int64_t c = 0; c < n; ++c) d += x[c] * wr[c];
     out[r] = d;
   }
+}
+
+void ConvertToBf16(const float* src, uint16_t* dst, int64_t n) {
+  constexpr int64_t kChunk = 16384;
+  ParallelFor((n + kChunk - 1) / kChunk, 4, [&](int64_t c) {
+    const int64_t end = std::min(n, (c + 1) * kChunk);
+    const uint32_t* u = reinterpret_cast<const uint32_t*>(src);
+#pragma omp simd
+    for (int64_t i = c * kChunk; i < end; ++i) {
+      const uint32_t x = u[i];
+      const uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
+      dst[i] = static_cast<uint16_t>((x & 0x7fffffffu) > 0x7f800000u ? (x >> 16) | 0x40u : rounded);
+    }
+  });
+}
+
+const Tensor& ToBf16(const Tensor& src, Tensor& slot) {
+  if (!slot.defined() || slot.shape() != src.shape() || slot.dtype() != DType::kBF16)
+    slot = Tensor::Empty(src.shape(), DType::kBF16);
+  ConvertToBf16(src.f32(), slot.bf16(), src.numel());
+  return slot;
 }
 
 void FewRowsTimesTransposed(const float* x, int64_t m, const float* w, int64_t out, int64_t in, const float* bias,

@@ -55,11 +55,13 @@ void ParamStore::Allocate(uint64_t seed) {
   for (auto& p : params_) {
     p->value = values_.Slice0(p->offset, p->numel()).Reshape(p->shape);
     p->grad = grads_.Slice0(p->offset, p->numel()).Reshape(p->shape);
+    p->version = version_.get();
   }
   Initialize(seed);
 }
 
 void ParamStore::Initialize(uint64_t seed) {
+  Touch();
   for (auto& p : params_) {
     float* v = p->value.f32();
     const uint64_t stream = HashString(p->name.c_str());

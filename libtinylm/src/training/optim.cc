@@ -9,6 +9,7 @@ namespace tinylm {
 
 void AdamW::Step(ParamStore& store, float lr) {
   ++step_;
+  store.Touch();
   const float b1 = opt_.beta1, b2 = opt_.beta2, eps = opt_.eps;
   const float bc1 = 1.0f - std::pow(b1, static_cast<float>(step_));
   const float bc2 = 1.0f - std::pow(b2, static_cast<float>(step_));

@@ -133,7 +133,9 @@ std::vector<std::string> DefaultPrompts() { return {"Once upon a time", "The lit
 class Run {
  public:
   Run(const Experiment& e, const RunOptions& o)
-      : e_(e), o_(o), ctx_(o.threads > 0 ? o.threads : e.spec.runtime().threads(), o.seed) {}
+      : e_(e), o_(o), ctx_(o.threads > 0 ? o.threads : e.spec.runtime().threads(), o.seed) {
+    ctx_.set_bf16_matmuls(e.spec.runtime().precision() == proto::RuntimeSpec::BF16);
+  }
 
   proto::RunSummary Go() {
     fs::create_directories(o_.dir);

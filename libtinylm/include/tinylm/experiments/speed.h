@@ -41,6 +41,7 @@ class SpeedProbe {
   std::unique_ptr<LanguageModel> model_;
   AdamW opt_;
   Batch batch_data_;
+  bool bf16_;  // the spec's runtime precision, set on the context before each timed call
   uint64_t step_ = 0;
   int64_t batch_ = 0, seq_ = 0;
   ModelFlops flops_;

@@ -24,7 +24,13 @@ class Linear : public Layer {
   int64_t in_, out_;
   Param* weight_;
   Param* bias_ = nullptr;
+  // Mixed precision (ctx.bf16_matmuls()): bf16 copies of the weight (remade when the store's
+  // version changes), of the input (kept for backward) and of dL/dy.
+  const Tensor& Bf16Weight();
   Tensor x_, y_, dx_;
+  Tensor x_bf16_, w_bf16_, dy_bf16_;
+  uint64_t w_bf16_version_ = ~uint64_t{0};
+  bool last_bf16_ = false;  // the last training Forward ran in bf16
 };
 
 // A ProjectionFactory making Linear layers.

@@ -64,6 +64,12 @@ class Context {
   uint64_t step() const { return step_; }
   void set_step(uint64_t s) { step_ = s; }
 
+  // Mixed precision (RuntimeSpec.precision BF16): the large projections multiply bf16 copies of
+  // their inputs and weights with fp32 accumulation and output; master weights, optimizer,
+  // norms, softmax and loss stay fp32. Off by default.
+  bool bf16_matmuls() const { return bf16_matmuls_; }
+  void set_bf16_matmuls(bool on) { bf16_matmuls_ = on; }
+
   // A read-only vector of n ones (at least), for column sums as matmuls. Grown on demand.
   Tensor Ones(int64_t n);
 
@@ -87,6 +93,7 @@ class Context {
   int threads_;
   uint64_t seed_;
   uint64_t step_ = 0;
+  bool bf16_matmuls_ = false;
   dnnl::engine engine_;
   dnnl::stream stream_;
   PrimitiveCache cache_;

@@ -31,6 +31,12 @@ void DotRows(const float* x, const float* w, int64_t rows, int64_t n, float* out
 void FewRowsTimesTransposed(const float* x, int64_t m, const float* w, int64_t out, int64_t in, const float* bias,
                             float* y);
 
+// dst = bf16(src), round to nearest even (as oneDNN and PyTorch), NaN kept; a vectorised,
+// threaded pass for mixed precision's copies of activations and weights.
+void ConvertToBf16(const float* src, uint16_t* dst, int64_t n);
+// Makes `slot` a bf16 tensor of src's shape holding bf16(src).
+const Tensor& ToBf16(const Tensor& src, Tensor& slot);
+
 // A float matrix operand given by pointer and strides, for products over blocks of larger
 // tensors without copies: `batch` matrices of rows x cols, element (i, r, c) at
 // data[i * batch_stride + r * row_stride + c]; `trans` uses its transpose.

@@ -28,6 +28,9 @@ struct Param {
   int64_t offset = 0; // element offset into the arenas
   Tensor value;       // views into the arenas, valid after ParamStore::Allocate
   Tensor grad;
+  // The store's value version (ParamStore::Touch), for copies derived from the values (bf16
+  // weights): a copy made at version v is current while *version == v.
+  const uint64_t* version = nullptr;
   int64_t numel() const { return NumElements(shape); }
   bool tied() const { return uses > 1; }
 };
@@ -47,6 +50,12 @@ class ParamStore {
   // Re-initialises all values from `seed` (keeps layout).
   void Initialize(uint64_t seed);
   bool allocated() const { return values_.defined(); }
+
+  // "The values changed": bumps the version that derived copies of the weights (bf16 copies for
+  // mixed precision, quantised weights) are keyed on. AdamW, checkpoint loading, Allocate and
+  // Initialize call it; anything else that writes values must too.
+  void Touch() { ++*version_; }
+  uint64_t version() const { return *version_; }
 
   const std::vector<std::unique_ptr<Param>>& params() const { return params_; }
   int64_t size() const { return total_; }
@@ -72,6 +81,7 @@ class ParamStore {
   int64_t total_ = 0;
   bool sharing_ = false;
   Tensor values_, grads_, m_, v_;
+  std::unique_ptr<uint64_t> version_ = std::make_unique<uint64_t>(0);  // on the heap: stable if the store moves
 };
 
 }  // namespace tinylm
