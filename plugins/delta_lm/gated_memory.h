@@ -4,8 +4,8 @@
 //   C_t  = l_t C_{t-1} + (1 - l_t) kv_t         (decay, l_t given per position)
 //   r_t  = sigmoid(q_t) * (C_t + a_t (kv_t - C_{t-1})),  C_0 = 0
 // a_t and l_t are per position: option A broadcasts its learned scalars (stride 0), option B
-// reads them from its gates (stride = gates per row). Accumulation is in double; scans run in
-// parallel over (sequence, channel) pairs.
+// reads them from its gates (stride = gates per row). Accumulation is in double; a scan walks
+// time per sequence (sequences in parallel), each step one vectorised pass over a row's channels.
 #pragma once
 
 #include <cstdint>

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "../layers/rmsnorm_kernels.h"
-#include "../tensors/vec_math.h"
+#include "tinylm/tensors/vec_math.h"
 #include "op_util.h"
 #include "tinylm/graph/ops.h"
 #include "tinylm/tensors/ops.h"

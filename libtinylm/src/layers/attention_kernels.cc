@@ -6,7 +6,7 @@
 #include <limits>
 #include <vector>
 
-#include "../tensors/vec_math.h"
+#include "tinylm/tensors/vec_math.h"
 #include "tinylm/tensors/ops.h"
 
 #include "tinylm/tensors/parallel.h"

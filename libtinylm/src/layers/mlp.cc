@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "tinylm/tensors/ops.h"
-#include "../tensors/vec_math.h"
+#include "tinylm/tensors/vec_math.h"
 
 #include "tinylm/tensors/parallel.h"
 

@@ -1,6 +1,6 @@
 #include "tinylm/model/loss.h"
 
-#include "../tensors/vec_math.h"
+#include "tinylm/tensors/vec_math.h"
 
 #include <cmath>
 #include <limits>
