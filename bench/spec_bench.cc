@@ -8,6 +8,7 @@
 //   ./build/bench/tinylm_spec_bench ablations/transformer_1m.pbtxt --benchmark_filter=train
 //   ./build/bench/tinylm_spec_bench --compare=ablations/qknorm_off.pbtxt [--repetitions=10]
 //   ... --benchmark_out=speed.json --benchmark_out_format=json   (Google Benchmark's JSON)
+//   ... --set=runtime.precision=BF16                             (any spec field, as ablate --set)
 //
 // --compare benchmarks the baseline and the variant of one ablation spec in one run, the
 // repetitions randomly interleaved, and ends with a table of each figure's medians, their
@@ -231,6 +232,7 @@ int Main(int argc, char** argv) {
   int repetitions = 0;
   bool parts = true;
   std::vector<std::string> specs;
+  std::vector<Override> overrides;
   for (int i = 1; i < n; ++i) {
     const std::string a = args[i];
     auto value = [&](const char* flag) { return a.substr(std::string(flag).size()); };
@@ -238,16 +240,25 @@ int Main(int argc, char** argv) {
     else if (a.rfind("--compare=", 0) == 0) compare = value("--compare=");
     else if (a.rfind("--repetitions=", 0) == 0) repetitions = std::stoi(value("--repetitions="));
     else if (a == "--no-parts") parts = false;
+    else if (a.rfind("--set=", 0) == 0) {
+      const std::string kv = value("--set=");
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos) {
+        std::fprintf(stderr, "tinylm_spec_bench: --set=%s: expected path=value\n", kv.c_str());
+        return 2;
+      }
+      overrides.push_back({kv.substr(0, eq), kv.substr(eq + 1)});
+    }
     else if (a.rfind("--", 0) == 0) {
       std::fprintf(stderr, "tinylm_spec_bench: unknown flag %s (own flags: --data-dir=, --compare=, --repetitions=, "
-                           "--no-parts; and Google Benchmark's --benchmark_*)\n", a.c_str());
+                           "--no-parts, --set=path=value; and Google Benchmark's --benchmark_*)\n", a.c_str());
       return 2;
     } else specs.push_back(a);
   }
   try {
     const std::string dir = ResolveDataDir(data_dir);
     if (!compare.empty()) {
-      const ResolvedSpec rs = LoadSpec(compare);
+      const ResolvedSpec rs = LoadSpec(compare, overrides);
       if (!rs.has_baseline()) throw SpecError(compare + ": --compare needs a spec with a base (baseline and variant)");
       const std::string name = rs.variant().name();
       g_arms.push_back({name + ":baseline", std::make_unique<Experiment>(PrepareExperiment(rs, true, dir))});
@@ -261,7 +272,7 @@ int Main(int argc, char** argv) {
       // Specs that differ only in training settings build the same model: benchmark it once.
       std::set<std::string> seen;
       for (const std::string& path : specs) {
-        const ResolvedSpec rs = LoadSpec(path);
+        const ResolvedSpec rs = LoadSpec(path, overrides);
         const proto::ExperimentSpec& v = rs.variant();
         std::string key = v.model().SerializeAsString() + v.tokenizer().SerializeAsString();
         for (const auto& st : v.stages()) key += std::to_string(st.batch_size()) + "x" + std::to_string(st.seq_len());

@@ -8,7 +8,8 @@ tinylm_spec_bench, the spec's own batch, sequence length and data) and then the 
 PyTorch (the reference definitions of tools/make_goldens.py, which the parity goldens check
 against tinylm, run in float32 and under bfloat16 autocast): AdamW, gradient clipping, random
 byte or token ids. One process at a time, so the two never compete for the cores. Prints
-tokens/s of each and tinylm's ratio to each PyTorch figure.
+tokens/s of each — tinylm in fp32 and in bf16 mixed precision (runtime.precision BF16) — and
+the ratios fp32 to fp32 and bf16 to bf16 autocast.
 
 PyTorch: Debian's python3-torch with torch.set_num_threads(2); fp32 needs libopenblas0-openmp.
 """
@@ -61,9 +62,10 @@ def stage_shapes(build, spec):
     return int(m.group(1)), int(m.group(2))
 
 
-def tinylm_tokens_per_sec(build, spec, name, min_time):
+def tinylm_tokens_per_sec(build, spec, name, min_time, precision="FP32"):
     with tempfile.NamedTemporaryFile(suffix=".json") as f:
         subprocess.run([os.path.join(build, "bench", "tinylm_spec_bench"), spec, "--no-parts",
+                        "--set=runtime.precision=" + precision,
                         "--benchmark_filter=^%s/train_step" % re.escape(name), "--benchmark_min_time=%g" % min_time,
                         "--benchmark_out=" + f.name, "--benchmark_out_format=json"],
                        check=True, capture_output=True, text=True)
@@ -110,17 +112,18 @@ def main():
     a = ap.parse_args()
     names = [n for n in SYSTEMS if not a.only or n in a.only.split(",")]
     print("torch %s, %d threads; tinylm: %s" % (torch.__version__, torch.get_num_threads(), a.build))
-    header = "%-18s %9s %7s %11s %11s %11s %8s %8s" % ("spec", "batch", "peak%", "tinylm", "torch fp32", "torch bf16",
-                                                       "/fp32", "/bf16")
+    header = "%-18s %9s %7s %11s %11s %11s %11s %8s %8s" % ("spec", "batch", "peak%", "tinylm fp32", "tinylm bf16",
+                                                             "torch fp32", "torch bf16", "fp32/fp32", "bf16/bf16")
     print(header)
     for n in names:
         spec = os.path.join(ROOT, "ablations", n + ".pbtxt")
         batch, seq = stage_shapes(a.build, spec)
         ours, peak = tinylm_tokens_per_sec(a.build, spec, n, a.min_time)
+        ours16, _ = tinylm_tokens_per_sec(a.build, spec, n, a.min_time, "BF16")
         fp32 = torch_tokens_per_sec(n, batch, seq, a.steps, False)
         bf16 = torch_tokens_per_sec(n, batch, seq, a.steps, True)
-        print("%-18s %9s %6.1f%% %11.0f %11.0f %11.0f %7.2fx %7.2fx" % (n, "%dx%d" % (batch, seq), peak, ours, fp32,
-                                                                       bf16, ours / fp32, ours / bf16), flush=True)
+        print("%-18s %9s %6.1f%% %11.0f %11.0f %11.0f %11.0f %8.2fx %8.2fx" % (
+            n, "%dx%d" % (batch, seq), peak, ours, ours16, fp32, bf16, ours / fp32, ours16 / bf16), flush=True)
 
 
 if __name__ == "__main__":
