@@ -8,7 +8,7 @@ namespace tinylm::bench {
 
 // Best fp32 GFLOP/s of oneDNN matmuls at a training step's shapes (8192 rows; inner and outer
 // sizes 128-672, as the 1M models' projections), over about `seconds` of measurement.
-double MeasureMatmulPeakGflops(Context& ctx, double seconds = 1.0);
+double MeasureMatmulPeakGflops(Context& ctx, double seconds = 2.0);
 
 // Resets the kernel's record of this process's peak resident set (/proc/self/clear_refs), so
 // that PeakRssMb() afterwards reports the peak since this call. False if not supported.

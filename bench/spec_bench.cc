@@ -81,25 +81,18 @@ double StartMemory() {
 
 Context MakeContext(const Experiment& e) { return Context(e.spec.runtime().threads(), 1); }
 
-void TrainStep(benchmark::State& st, const Experiment* e, int stage) {
+// A whole training step (train = true) or an evaluation forward at a stage's shapes.
+void Step(benchmark::State& st, const Experiment* e, int stage, bool train) {
   const double rss = StartMemory();
   Context ctx = MakeContext(*e);
   SpeedProbe p(*e, stage);
-  p.TrainStep(ctx);
+  auto once = [&] { train ? p.TrainStep(ctx) : p.EvalForward(ctx); };
+  once();  // warm-up: primitives, first touch
   const auto t0 = Clock::now();
-  for (auto _ : st) p.TrainStep(ctx);
-  SetCounters(st, static_cast<double>(p.tokens_per_step()), p.flops().training, Seconds(t0), rss);
+  for (auto _ : st) once();
+  SetCounters(st, static_cast<double>(p.tokens_per_step()), train ? p.flops().training : p.flops().forward,
+              Seconds(t0), rss);
   st.counters["params"] = static_cast<double>(p.model().NumParams());
-}
-
-void EvalForward(benchmark::State& st, const Experiment* e, int stage) {
-  const double rss = StartMemory();
-  Context ctx = MakeContext(*e);
-  SpeedProbe p(*e, stage);
-  p.EvalForward(ctx);
-  const auto t0 = Clock::now();
-  for (auto _ : st) p.EvalForward(ctx);
-  SetCounters(st, static_cast<double>(p.tokens_per_step()), p.flops().forward, Seconds(t0), rss);
 }
 
 // Batch-1 generation of up to 255 tokens from a one-token prompt (decode state, one thread).
@@ -173,8 +166,8 @@ void RegisterArm(const Arm& arm, bool parts, int repetitions) {
     if (!shapes.insert({sp.batch_size(), sp.seq_len()}).second) continue;
     const std::string suffix = e->stages.size() > 1 ? ":" + sp.name() : "";
     const std::string train = arm.label + "/train_step" + suffix, eval = arm.label + "/eval_forward" + suffix;
-    all.push_back(benchmark::RegisterBenchmark(train.c_str(), TrainStep, e, static_cast<int>(s)));
-    all.push_back(benchmark::RegisterBenchmark(eval.c_str(), EvalForward, e, static_cast<int>(s)));
+    all.push_back(benchmark::RegisterBenchmark(train.c_str(), Step, e, static_cast<int>(s), true));
+    all.push_back(benchmark::RegisterBenchmark(eval.c_str(), Step, e, static_cast<int>(s), false));
   }
   const std::string gen = arm.label + "/generate_batch1";
   all.push_back(benchmark::RegisterBenchmark(gen.c_str(), Generate, e));
