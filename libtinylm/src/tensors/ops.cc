@@ -40,6 +40,18 @@ std::string DescKey(const memory::desc& d) {
   return k;
 }
 
+// Output scale alpha and, when accumulating, a sum post-op: dst = alpha * (a . b) + dst.
+dnnl::primitive_attr MatmulAttr(const MatmulOptions& opt) {
+  dnnl::primitive_attr attr;
+  if (opt.alpha != 1.0f) attr.set_output_scales(0, {opt.alpha});
+  if (opt.accumulate) {
+    dnnl::post_ops po;
+    po.append_sum(1.0f);
+    attr.set_post_ops(po);
+  }
+  return attr;
+}
+
 }  // namespace
 
 void Matmul(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& c,
@@ -61,15 +73,8 @@ void Matmul(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& c,
   const std::string key = absl::StrCat("matmul:", DescKey(ad), DescKey(bd), DescKey(cd),
                                        opt.accumulate, ":", opt.alpha, ":", opt.bias != nullptr);
   auto& prim = ctx.cache().Get<dnnl::matmul>(key, [&] {
-    dnnl::primitive_attr attr;
-    if (opt.alpha != 1.0f) attr.set_output_scales(0, {opt.alpha});
-    if (opt.accumulate) {
-      dnnl::post_ops po;
-      po.append_sum(1.0f);
-      attr.set_post_ops(po);
-    }
     auto d = opt.bias ? dnnl::matmul::desc(ad, bd, bias_plain, cd) : dnnl::matmul::desc(ad, bd, cd);
-    return dnnl::matmul(dnnl::matmul::primitive_desc(d, attr, ctx.engine()));
+    return dnnl::matmul(dnnl::matmul::primitive_desc(d, MatmulAttr(opt), ctx.engine()));
   });
   const auto& eng = ctx.engine();
   std::unordered_map<int, memory> args{
@@ -99,14 +104,7 @@ void Matmul(Context& ctx, const MatrixView& a, const MatrixView& b, const Matrix
   const std::string key =
       absl::StrCat("matmulv:", DescKey(ad), DescKey(bd), DescKey(cd), opt.accumulate, ":", opt.alpha);
   auto& prim = ctx.cache().Get<dnnl::matmul>(key, [&] {
-    dnnl::primitive_attr attr;
-    if (opt.alpha != 1.0f) attr.set_output_scales(0, {opt.alpha});
-    if (opt.accumulate) {
-      dnnl::post_ops po;
-      po.append_sum(1.0f);
-      attr.set_post_ops(po);
-    }
-    return dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), attr, ctx.engine()));
+    return dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), MatmulAttr(opt), ctx.engine()));
   });
   const auto& eng = ctx.engine();
   ctx.Execute(prim, {{DNNL_ARG_SRC, memory(ad, eng, a.data)},
