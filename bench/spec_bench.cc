@@ -155,33 +155,34 @@ std::string Sanitize(std::string s) {
   return s;
 }
 
-// Benchmarks of one arm: per distinct stage shape a training step and an evaluation forward,
-// one generation, and (unless `parts` is false) the parts of the first stage's model.
+// Benchmarks of one arm: per distinct stage shape a training step, an evaluation forward and
+// (unless `parts` is false) the forward and backward of every distinct part of the model at
+// that shape; and one batch-1 generation.
 void RegisterArm(const Arm& arm, bool parts, int repetitions) {
   const Experiment* e = arm.experiment.get();
   std::vector<benchmark::internal::Benchmark*> all;
   std::set<std::pair<int64_t, int64_t>> shapes;
+  const auto model = parts ? e->BuildModel() : nullptr;
   for (size_t s = 0; s < e->stages.size(); ++s) {
     const auto& sp = e->stages[s].spec;
     if (!shapes.insert({sp.batch_size(), sp.seq_len()}).second) continue;
+    const int stage = static_cast<int>(s);
     const std::string suffix = e->stages.size() > 1 ? ":" + sp.name() : "";
     const std::string train = arm.label + "/train_step" + suffix, eval = arm.label + "/eval_forward" + suffix;
-    all.push_back(benchmark::RegisterBenchmark(train.c_str(), Step, e, static_cast<int>(s), true));
-    all.push_back(benchmark::RegisterBenchmark(eval.c_str(), Step, e, static_cast<int>(s), false));
-  }
-  const std::string gen = arm.label + "/generate_batch1";
-  all.push_back(benchmark::RegisterBenchmark(gen.c_str(), Generate, e));
-  if (parts) {
-    auto model = e->BuildModel();
+    all.push_back(benchmark::RegisterBenchmark(train.c_str(), Step, e, stage, true));
+    all.push_back(benchmark::RegisterBenchmark(eval.c_str(), Step, e, stage, false));
+    if (!model) continue;
     std::set<std::string> seen;
     for (size_t i = 0; i < model->parts().size(); ++i) {
       const auto& part = model->parts()[i];
       if (!seen.insert(part.description).second) continue;  // the same layer again (blocks 1..n)
-      const std::string base = arm.label + "/" + part.name + "=" + Sanitize(part.description);
-      all.push_back(benchmark::RegisterBenchmark((base + "/forward").c_str(), Part, e, 0, i, false));
-      all.push_back(benchmark::RegisterBenchmark((base + "/backward").c_str(), Part, e, 0, i, true));
+      const std::string base = arm.label + suffix + "/" + part.name + "=" + Sanitize(part.description);
+      all.push_back(benchmark::RegisterBenchmark((base + "/forward").c_str(), Part, e, stage, i, false));
+      all.push_back(benchmark::RegisterBenchmark((base + "/backward").c_str(), Part, e, stage, i, true));
     }
   }
+  const std::string gen = arm.label + "/generate_batch1";
+  all.push_back(benchmark::RegisterBenchmark(gen.c_str(), Generate, e));
   for (auto* b : all) {
     b->Unit(benchmark::kMillisecond)->UseRealTime();
     if (repetitions > 0) b->Repetitions(repetitions)->ReportAggregatesOnly(false);
