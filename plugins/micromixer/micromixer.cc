@@ -1,12 +1,14 @@
 // MicroMixer-1 as a plugin: HyperMixing and its embedding RoPE.
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "graph_hypermixing.h"
 #include "micromixer.pb.h"
 #include "tinylm/layers/elementwise.h"
 #include "tinylm/layers/linear.h"
 #include "tinylm/plugins/plugin.h"
+#include "tinylm/tensors/parallel.h"
 
 namespace {
 
@@ -36,15 +38,22 @@ class HyperMixing : public Layer {
     EnsureShape(mean_, u.shape());
     const float* pu = u.f32();
     float* pm = mean_.f32();
-#pragma omp parallel for schedule(static) if (b * h > 64)
-    for (int64_t bc = 0; bc < b * h; ++bc) {  // one (sequence, channel) running mean
-      const int64_t bi = bc / h, c = bc % h;
-      double s = 0;
+    // Running means per sequence, time-major: each step one vectorised pass over a row's
+    // channels (contiguous), sequences in parallel; sums in double.
+    ParallelFor(b, 2, [&](int64_t bi) {
+      std::vector<double> sum(h, 0.0);
+      double* s = sum.data();
       for (int64_t ti = 0; ti < t; ++ti) {
-        s += pu[(bi * t + ti) * h + c];
-        pm[(bi * t + ti) * h + c] = static_cast<float>(s / (ti + 1));
+        const float* ur = pu + (bi * t + ti) * h;
+        float* mr = pm + (bi * t + ti) * h;
+        const double inv = 1.0 / static_cast<double>(ti + 1);
+#pragma omp simd
+        for (int64_t c = 0; c < h; ++c) {
+          s[c] += ur[c];
+          mr[c] = static_cast<float>(s[c] * inv);
+        }
       }
-    }
+    });
     Modulate(ctx, u, mean_, mode);
     if (mode == Mode::kTrain) u_ = u;
     return dropout_.Forward(ctx, out_, mode);
@@ -70,15 +79,20 @@ class HyperMixing : public Layer {
     const Tensor dp = fc1_.Backward(ctx, da);
     // p_t = (1/t) sum_{s<=t} u_s  =>  du_s += sum_{t>=s} dp_t / t  (a reverse cumulative sum).
     const float* pdp = dp.f32();
-#pragma omp parallel for schedule(static) if (b * h > 64)
-    for (int64_t bc = 0; bc < b * h; ++bc) {
-      const int64_t bi = bc / h, c = bc % h;
-      double acc = 0;
+    ParallelFor(b, 2, [&](int64_t bi) {  // time-major, as the forward
+      std::vector<double> accv(h, 0.0);
+      double* acc = accv.data();
       for (int64_t ti = t - 1; ti >= 0; --ti) {
-        acc += pdp[(bi * t + ti) * h + c] / static_cast<double>(ti + 1);
-        pdu[(bi * t + ti) * h + c] += static_cast<float>(acc);
+        const float* dr = pdp + (bi * t + ti) * h;
+        float* ur = pdu + (bi * t + ti) * h;
+        const double inv = 1.0 / static_cast<double>(ti + 1);
+#pragma omp simd
+        for (int64_t c = 0; c < h; ++c) {
+          acc[c] += dr[c] * inv;
+          ur[c] += static_cast<float>(acc[c]);
+        }
       }
-    }
+    });
     return du_;
   }
 
