@@ -74,9 +74,21 @@ TEST_F(AblateCli, TrainsBothArmsPrintsTheTableAndWritesResults) {
   // 256 x 16 embedding + attention 4 x 16^2 (+ 2 x 8 QK-norm) + SwiGLU 3 x 16 x 24 + 3 norms of 16.
   EXPECT_NE(r.out.find(" 6336\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(" 6320\n"), std::string::npos) << r.out;
+  // The compute per arm and the speed comparison, printed and in the report.
+  EXPECT_NE(r.out.find("Compute (FLOPs from every layer's count"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Speed (variant against baseline):"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| training step | "), std::string::npos) << r.out;
   const std::string report = dir_.path() + "/out/qk_off/";
   for (const char* f : {"report.md", "summary.json", "curves.svg", "baseline.pbtxt", "variant.pbtxt"})
     EXPECT_TRUE(fs::exists(report + f)) << f;
+  {
+    std::ifstream md(report + "report.md");
+    std::stringstream text;
+    text << md.rdbuf();
+    EXPECT_NE(text.str().find("## Compute"), std::string::npos);
+    EXPECT_NE(text.str().find("## Speed"), std::string::npos);
+    EXPECT_NE(text.str().find("| batch-1 generation | "), std::string::npos) << text.str();
+  }
   int runs = 0;
   for (const auto& d : fs::directory_iterator(dir_.path() + "/out/runs")) {
     ++runs;
@@ -109,6 +121,12 @@ TEST_F(AblateCli, DryRunTrainsNothing) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("dry run: spec is valid"), std::string::npos);
   EXPECT_NE(r.out.find("stage pretrain: 79 steps x 4 x 16 tokens"), std::string::npos) << r.out;
+  // FLOPs per token of both arms at the stage's sequence length (QK-norm off: slightly fewer).
+  const size_t row = r.out.find("| pretrain | 16 | ");
+  ASSERT_NE(row, std::string::npos) << r.out;
+  const std::string line = r.out.substr(row, r.out.find('\n', row) - row);
+  EXPECT_NE(line.find(" k -> "), std::string::npos) << line;  // baseline -> variant FLOPs/token
+  EXPECT_NE(line.find("x | "), std::string::npos) << line;    // their ratio
   EXPECT_FALSE(fs::exists(dir_.path() + "/out"));
 }
 
