@@ -16,6 +16,27 @@ namespace tinylm {
 
 const char* CodeVersion() { return TINYLM_CODE_VERSION; }
 
+void DrawTrainingBatch(const PreparedStage& st, int stage, uint64_t seed, int64_t step, Batch* batch, Tensor* ones) {
+  const uint64_t stream = 1000 + static_cast<uint64_t>(stage);
+  if (st.chat_train) {
+    st.chat_train->Sample(seed, stream, step, st.spec.batch_size(), batch);
+  } else {
+    WindowSampler sampler(&st.train, st.spec.seq_len());
+    sampler.set_batch_size(st.spec.batch_size());
+    sampler.Sample(seed, stream, step, batch);
+  }
+  // Weightings first, then the mixer: rows a mixer brings in (pretrain replay) keep the plain,
+  // unweighted loss.
+  if (!st.weightings.empty()) {
+    if (!batch->weights.defined()) {  // streams carry no mask: start from ones
+      batch->weights = EnsureShape(*ones, batch->targets.shape());
+      batch->weights.Fill(1.0f);
+    }
+    for (const auto& w : st.weightings) w->Apply(*batch, batch->weights);
+  }
+  if (st.mixer) st.mixer->Mix(seed * 7919 + static_cast<uint64_t>(stage), step, batch);
+}
+
 std::unique_ptr<LanguageModel> Experiment::BuildModel() const {
   return tinylm::BuildModel(spec.model(), tokenizer->vocab_size(), tokenizer.get());
 }

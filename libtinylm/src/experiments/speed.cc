@@ -19,30 +19,16 @@ SpeedProbe::SpeedProbe(const Experiment& e, int stage, uint64_t seed)
   model_->store().Allocate(seed);
   batch_ = stage_.spec.batch_size();
   seq_ = stage_.spec.seq_len();
-  NextBatch();
+  Tensor ones;
+  DrawTrainingBatch(stage_, stage, seed, 0, &batch_data_, &ones);  // the first batch, as a run's
+  // FLOPs at batch 1, times the batch: sequences are independent (the layer check holds every
+  // layer to it), and one sequence is a cheap forward.
   OmpThreadsScope one_thread(1);
   Context counting(1, seed);
-  flops_ = CountModelFlops(counting, *model_, batch_, seq_);
-}
-
-// Real batches of the stage (its data, weightings and mixer), as the trainer draws them.
-void SpeedProbe::NextBatch() {
-  const uint64_t stream = 1000;
-  if (stage_.chat_train) {
-    stage_.chat_train->Sample(1, stream, step_, batch_, &batch_data_);
-  } else {
-    WindowSampler sampler(&stage_.train, seq_);
-    sampler.set_batch_size(batch_);
-    sampler.Sample(1, stream, step_, &batch_data_);
-  }
-  if (!stage_.weightings.empty()) {
-    if (!batch_data_.weights.defined()) {
-      batch_data_.weights = Tensor::Empty(batch_data_.targets.shape());
-      batch_data_.weights.Fill(1.0f);
-    }
-    for (const auto& w : stage_.weightings) w->Apply(batch_data_, batch_data_.weights);
-  }
-  if (stage_.mixer) stage_.mixer->Mix(7919, step_, &batch_data_);
+  flops_ = CountModelFlops(counting, *model_, 1, seq_);
+  flops_.forward *= static_cast<double>(batch_);
+  flops_.training *= static_cast<double>(batch_);
+  flops_.tokens *= batch_;
 }
 
 void SpeedProbe::TrainStep(Context& ctx) {

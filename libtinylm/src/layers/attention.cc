@@ -61,15 +61,15 @@ void Attention::Split(const Tensor& qkv, int64_t b, int64_t t) {
   const float* src = qkv.f32();
   float *q = q_.f32(), *k = k_.f32(), *v = v_.f32();
   ParallelFor(b * t, 17, [&](int64_t bt) {
-      const int64_t bi = bt / t, ti = bt % t;
-      const float* r = src + (bi * t + ti) * row;
-      for (int64_t h = 0; h < hq; ++h)
-        std::memcpy(q + ((bi * hq + h) * t + ti) * hd, r + h * hd, hd * sizeof(float));
-      for (int64_t h = 0; h < hk; ++h) {
-        std::memcpy(k + ((bi * hk + h) * t + ti) * hd, r + (hq + h) * hd, hd * sizeof(float));
-        std::memcpy(v + ((bi * hk + h) * t + ti) * hd, r + (hq + hk + h) * hd, hd * sizeof(float));
-      }
-    });
+    const int64_t bi = bt / t, ti = bt % t;
+    const float* r = src + (bi * t + ti) * row;
+    for (int64_t h = 0; h < hq; ++h)
+      std::memcpy(q + ((bi * hq + h) * t + ti) * hd, r + h * hd, hd * sizeof(float));
+    for (int64_t h = 0; h < hk; ++h) {
+      std::memcpy(k + ((bi * hk + h) * t + ti) * hd, r + (hq + h) * hd, hd * sizeof(float));
+      std::memcpy(v + ((bi * hk + h) * t + ti) * hd, r + (hq + hk + h) * hd, hd * sizeof(float));
+    }
+  });
 }
 
 void Attention::Merge(const Tensor& dq, const Tensor& dk, const Tensor& dv, Tensor& dqkv,
@@ -80,15 +80,15 @@ void Attention::Merge(const Tensor& dq, const Tensor& dk, const Tensor& dv, Tens
   float* dst = dqkv.f32();
   const float *q = dq.f32(), *k = dk.f32(), *v = dv.f32();
   ParallelFor(b * t, 17, [&](int64_t bt) {
-      const int64_t bi = bt / t, ti = bt % t;
-      float* r = dst + (bi * t + ti) * row;
-      for (int64_t h = 0; h < hq; ++h)
-        std::memcpy(r + h * hd, q + ((bi * hq + h) * t + ti) * hd, hd * sizeof(float));
-      for (int64_t h = 0; h < hk; ++h) {
-        std::memcpy(r + (hq + h) * hd, k + ((bi * hk + h) * t + ti) * hd, hd * sizeof(float));
-        std::memcpy(r + (hq + hk + h) * hd, v + ((bi * hk + h) * t + ti) * hd, hd * sizeof(float));
-      }
-    });
+    const int64_t bi = bt / t, ti = bt % t;
+    float* r = dst + (bi * t + ti) * row;
+    for (int64_t h = 0; h < hq; ++h)
+      std::memcpy(r + h * hd, q + ((bi * hq + h) * t + ti) * hd, hd * sizeof(float));
+    for (int64_t h = 0; h < hk; ++h) {
+      std::memcpy(r + (hq + h) * hd, k + ((bi * hk + h) * t + ti) * hd, hd * sizeof(float));
+      std::memcpy(r + (hq + hk + h) * hd, v + ((bi * hk + h) * t + ti) * hd, hd * sizeof(float));
+    }
+  });
 }
 
 void Attention::PrepareQK(Context& ctx, int64_t b, int64_t t, int64_t pos0, Mode mode) {

@@ -47,26 +47,24 @@ Tensor Linear::Forward(Context& ctx, const Tensor& x, Mode mode) {
   if (m <= kFewRows) {  // batch-1 decode: a plain loop beats a oneDNN call's set-up (see ops.h)
     FewRowsTimesTransposed(x.f32(), m, weight_->value.f32(), out_, in_, bias_ ? bias_->value.f32() : nullptr,
                            y_.f32());
-  } else if (ctx.bf16_matmuls()) {  // bf16 x bf16 -> fp32 accumulation and output
+  } else {  // mixed precision: bf16 x bf16 -> fp32 accumulation and output
+    const bool bf16 = ctx.bf16_matmuls();
     MatmulOptions o;
     o.trans_b = true;
     o.bias = bias_ ? &bias_->value : nullptr;
-    Matmul(ctx, ToBf16(x, x_bf16_).Reshape({m, in_}), Bf16Weight(), y_.Reshape({m, out_}), o);
-    last_bf16_ = mode == Mode::kTrain;
-  } else {
-    MatmulOptions o;
-    o.trans_b = true;
-    o.bias = bias_ ? &bias_->value : nullptr;
-    Matmul(ctx, x.Reshape({m, in_}), weight_->value, y_.Reshape({m, out_}), o);
+    Matmul(ctx, (bf16 ? ToBf16(x, x_bf16_) : x).Reshape({m, in_}), bf16 ? Bf16Weight() : weight_->value,
+           y_.Reshape({m, out_}), o);
+    last_bf16_ = bf16 && mode == Mode::kTrain;
   }
   if (mode == Mode::kTrain) x_ = x;
   return y_;
 }
 
 const Tensor& Linear::Bf16Weight() {
-  if (!weight_->version || *weight_->version != w_bf16_version_ || !w_bf16_.defined()) {
+  // Param::version is set once the store is allocated, which Forward needs anyway.
+  if (!w_bf16_.defined() || *weight_->version != w_bf16_version_) {
     ToBf16(weight_->value, w_bf16_);
-    w_bf16_version_ = weight_->version ? *weight_->version : w_bf16_version_;
+    w_bf16_version_ = *weight_->version;
   }
   return w_bf16_;
 }
@@ -74,26 +72,17 @@ const Tensor& Linear::Bf16Weight() {
 Tensor Linear::Backward(Context& ctx, const Tensor& dy) {
   const int64_t m = dy.numel() / out_;
   const Tensor dy2 = dy.Reshape({m, out_});
-  if (last_bf16_) {  // the products in bf16 as in Forward; the bias gradient from fp32 dy
-    const Tensor dyb = ToBf16(dy2, dy_bf16_);
-    MatmulOptions w;
-    w.trans_a = true;
-    w.accumulate = true;
-    Matmul(ctx, dyb, x_bf16_.Reshape({m, in_}), weight_->grad, w);
-    if (bias_) AccumulateColumnSums(ctx, dy2, bias_->grad);
-    EnsureShape(dx_, x_.shape());
-    Matmul(ctx, dyb, Bf16Weight(), dx_.Reshape({m, in_}));
-    return dx_;
-  }
+  // The products in the precision of the last training Forward; the bias gradient from fp32 dy.
+  const Tensor g = last_bf16_ ? ToBf16(dy2, dy_bf16_) : dy2;
   // dW += dY^T X
   MatmulOptions w;
   w.trans_a = true;
   w.accumulate = true;
-  Matmul(ctx, dy2, x_.Reshape({m, in_}), weight_->grad, w);
+  Matmul(ctx, g, (last_bf16_ ? x_bf16_ : x_).Reshape({m, in_}), weight_->grad, w);
   if (bias_) AccumulateColumnSums(ctx, dy2, bias_->grad);
   // dX = dY W
   EnsureShape(dx_, x_.shape());
-  Matmul(ctx, dy2, weight_->value, dx_.Reshape({m, in_}));
+  Matmul(ctx, g, last_bf16_ ? Bf16Weight() : weight_->value, dx_.Reshape({m, in_}));
   return dx_;
 }
 

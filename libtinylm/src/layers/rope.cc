@@ -38,27 +38,27 @@ void Rope::Apply(float* x, int64_t batch, int64_t seq, int64_t heads, int64_t sb
   const float sign = inverse ? -1.0f : 1.0f;
   const bool interleaved = opt_.style == RopeStyle::kInterleaved;
   ParallelFor(batch * seq, 65, [&](int64_t bt) {
-      const int64_t b = bt / seq, t = bt % seq;
-      const float* c = cos_.data() + (pos0 + t) * half;
-      const float* s = sin_.data() + (pos0 + t) * half;
-      for (int64_t h = 0; h < heads; ++h) {
-        float* v = x + b * sb + t * st + h * sh;
-        if (interleaved) {
-          for (int64_t i = 0; i < half; ++i) {
-            const float x1 = v[2 * i], x2 = v[2 * i + 1], si = sign * s[i];
-            v[2 * i] = x1 * c[i] - x2 * si;
-            v[2 * i + 1] = x2 * c[i] + x1 * si;
-          }
-        } else {
+    const int64_t b = bt / seq, t = bt % seq;
+    const float* c = cos_.data() + (pos0 + t) * half;
+    const float* s = sin_.data() + (pos0 + t) * half;
+    for (int64_t h = 0; h < heads; ++h) {
+      float* v = x + b * sb + t * st + h * sh;
+      if (interleaved) {
+        for (int64_t i = 0; i < half; ++i) {
+          const float x1 = v[2 * i], x2 = v[2 * i + 1], si = sign * s[i];
+          v[2 * i] = x1 * c[i] - x2 * si;
+          v[2 * i + 1] = x2 * c[i] + x1 * si;
+        }
+      } else {
 #pragma omp simd
-          for (int64_t i = 0; i < half; ++i) {
-            const float x1 = v[i], x2 = v[i + half], si = sign * s[i];
-            v[i] = x1 * c[i] - x2 * si;
-            v[i + half] = x2 * c[i] + x1 * si;
-          }
+        for (int64_t i = 0; i < half; ++i) {
+          const float x1 = v[i], x2 = v[i + half], si = sign * s[i];
+          v[i] = x1 * c[i] - x2 * si;
+          v[i + half] = x2 * c[i] + x1 * si;
         }
       }
-    });
+    }
+  });
 }
 
 RopeLayer::RopeLayer(int64_t heads, int64_t head_dim, RopeOptions opt)

@@ -3,7 +3,6 @@
 #include "tinylm/tensors/parallel.h"
 
 #include <absl/strings/str_cat.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -135,13 +134,16 @@ void DotRows(const float* x, const float* w, int64_t rows, int64_t n, float* out
   }
 }
 
+namespace {
+// Elementwise passes: chunks of 16k elements, threaded from 4 chunks (64k elements) on.
+constexpr int64_t kChunk = 16384, kMinChunks = 4;
+}  // namespace
+
 void ConvertToBf16(const float* src, uint16_t* dst, int64_t n) {
-  constexpr int64_t kChunk = 16384;
-  ParallelFor((n + kChunk - 1) / kChunk, 4, [&](int64_t c) {
-    const int64_t end = std::min(n, (c + 1) * kChunk);
-    const uint32_t* u = reinterpret_cast<const uint32_t*>(src);
+  const uint32_t* u = reinterpret_cast<const uint32_t*>(src);
+  ParallelChunks(n, kChunk, kMinChunks, [&](int64_t begin, int64_t end) {
 #pragma omp simd
-    for (int64_t i = c * kChunk; i < end; ++i) {
+    for (int64_t i = begin; i < end; ++i) {
       const uint32_t x = u[i];
       const uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
       dst[i] = static_cast<uint16_t>((x & 0x7fffffffu) > 0x7f800000u ? (x >> 16) | 0x40u : rounded);
@@ -206,27 +208,19 @@ void Add(const Tensor& a, const Tensor& b, const Tensor& out) {
   const float* pa = a.f32();
   const float* pb = b.f32();
   float* po = out.f32();
-  const int64_t n = out.numel();
-  if (n > 65536 && omp_get_max_threads() > 1) {  // (not `if(...)`: see tensors/parallel.h)
-#pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) po[i] = pa[i] + pb[i];
-  } else {
+  ParallelChunks(out.numel(), kChunk, kMinChunks, [&](int64_t begin, int64_t end) {
 #pragma omp simd
-    for (int64_t i = 0; i < n; ++i) po[i] = pa[i] + pb[i];
-  }
+    for (int64_t i = begin; i < end; ++i) po[i] = pa[i] + pb[i];
+  });
 }
 
 void AddInPlace(const Tensor& acc, const Tensor& x) {
   float* pa = acc.f32();
   const float* px = x.f32();
-  const int64_t n = acc.numel();
-  if (n > 65536 && omp_get_max_threads() > 1) {
-#pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) pa[i] += px[i];
-  } else {
+  ParallelChunks(acc.numel(), kChunk, kMinChunks, [&](int64_t begin, int64_t end) {
 #pragma omp simd
-    for (int64_t i = 0; i < n; ++i) pa[i] += px[i];
-  }
+    for (int64_t i = begin; i < end; ++i) pa[i] += px[i];
+  });
 }
 
 }  // namespace tinylm

@@ -245,11 +245,6 @@ class Run {
     }
     const ScheduleOptions sched{o.lr(), o.lr() * sp.schedule().min_lr_ratio(),
                                 static_cast<int64_t>(std::floor(sp.schedule().warmup_fraction() * st.steps)), st.steps};
-    std::unique_ptr<WindowSampler> sampler;  // pretraining streams; SFT samples chat examples
-    if (!st.chat_train) {
-      sampler = std::make_unique<WindowSampler>(&st.train, sp.seq_len());
-      sampler->set_batch_size(sp.batch_size());
-    }
     Batch batch;
     const auto& ev = e_.spec.eval();
     const int64_t per_step = static_cast<int64_t>(sp.batch_size()) * sp.seq_len();
@@ -259,19 +254,7 @@ class Run {
     for (int64_t step = first_step; step < st.steps; ++step) {
       if (o_.stop_after_steps >= 0 && global_step_ >= o_.stop_after_steps) return false;
       ctx_.set_step(global_step_);
-      // Batches are pure functions of (seed, stage, step): resuming sees the same data.
-      if (st.chat_train) st.chat_train->Sample(o_.seed, 1000 + s, step, sp.batch_size(), &batch);
-      else sampler->Sample(o_.seed, 1000 + s, step, &batch);
-      // Weightings first, then the mixer: rows a mixer brings in (pretrain replay) keep the
-      // plain, unweighted loss.
-      if (!st.weightings.empty()) {
-        if (!batch.weights.defined()) {  // streams carry no mask: start from ones, in a reused buffer
-          batch.weights = EnsureShape(ones_weights_, batch.targets.shape());
-          batch.weights.Fill(1.0f);
-        }
-        for (const auto& w : st.weightings) w->Apply(batch, batch.weights);
-      }
-      if (st.mixer) st.mixer->Mix(o_.seed * 7919 + s, step, &batch);
+      DrawTrainingBatch(st, static_cast<int>(s), o_.seed, step, &batch, &ones_weights_);
       const auto t0 = std::chrono::steady_clock::now();
       const StepResult r = TrainStep(ctx_, *model_, opt, batch, ScheduledLr(sched, step), o.grad_clip());
       train_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -45,6 +45,12 @@ struct Experiment {
   std::string CacheKey(uint64_t seed) const;
 };
 
+// The training batch of stage `st` (index `stage` in its experiment) at `step` of the run with
+// `seed`: drawn from the stage's data, its weightings applied, then its mixer. A pure function
+// of (seed, stage, step), so a resumed run sees the same data. `ones` is a reusable buffer for
+// the weights of streams that carry none. Used by the trainer and the speed probes alike.
+void DrawTrainingBatch(const PreparedStage& st, int stage, uint64_t seed, int64_t step, Batch* batch, Tensor* ones);
+
 // The code version baked in at build time (git describe, or the project version).
 const char* CodeVersion();
 

@@ -18,7 +18,8 @@ class SpeedProbe {
   // The model of `e` (parameters from `seed`) at stage `stage`'s batch and sequence length.
   SpeedProbe(const Experiment& e, int stage, uint64_t seed = 1);
 
-  // One optimisation step (forward, loss, backward, clip, AdamW) on the stage's next batch.
+  // One optimisation step (forward, loss, backward, clip, AdamW) on the stage's first batch (the
+  // same batch every time: timing, not learning).
   void TrainStep(Context& ctx);
   // One evaluation forward of the same batch shape.
   void EvalForward(Context& ctx);
@@ -45,7 +46,6 @@ class SpeedProbe {
   uint64_t step_ = 0;
   int64_t batch_ = 0, seq_ = 0;
   ModelFlops flops_;
-  void NextBatch();
 };
 
 // Two-sided p-value of the Mann-Whitney U test that samples a and b come from the same

@@ -2,6 +2,7 @@
 #pragma once
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdint>
 
 namespace tinylm {
@@ -19,6 +20,14 @@ inline void ParallelFor(int64_t n, int64_t min_parallel, const Body& body) {
   } else {
     for (int64_t i = 0; i < n; ++i) body(i);
   }
+}
+
+// Runs body(begin, end) over [0, n) in chunks of `chunk` elements (the unit of an elementwise
+// pass: each chunk one vectorised loop), on the team when there are at least `min_chunks`.
+template <typename Body>
+inline void ParallelChunks(int64_t n, int64_t chunk, int64_t min_chunks, const Body& body) {
+  ParallelFor((n + chunk - 1) / chunk, min_chunks,
+              [&](int64_t c) { body(c * chunk, std::min(n, (c + 1) * chunk)); });
 }
 
 }  // namespace tinylm
