@@ -93,6 +93,8 @@ void Step(benchmark::State& st, const Experiment* e, int stage, bool train) {
   SetCounters(st, static_cast<double>(p.tokens_per_step()), train ? p.flops().training : p.flops().forward,
               Seconds(t0), rss);
   st.counters["params"] = static_cast<double>(p.model().NumParams());
+  // Activations and gradients at once (the context's TensorPool), apart from the process.
+  st.counters["pool_peak_MB"] = static_cast<double>(ctx.pool().peak_bytes_in_use()) / 1e6;
 }
 
 // Batch-1 generation of up to 255 tokens from a one-token prompt (decode state, one thread).

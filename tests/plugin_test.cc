@@ -222,8 +222,8 @@ TEST_F(Plugins, CheckerHarnessPassesThePluginLayer) {
   const LayerCheckReport rep =
       CheckLayerGeneric([&](ParamStore& s) { return BuildLayer(spec, {&s, 16, 32, "s", "s", 0.02f}); }, opt);
   EXPECT_TRUE(rep.ok()) << rep.Format("scale");
-  EXPECT_EQ(rep.checks.size(), 10u);  // shape, finite, input and 1 param gradient, accumulation,
-                                      // repeat, 1 vs 2 threads, causality, decode, FLOPs
+  EXPECT_EQ(rep.checks.size(), 11u);  // shape, finite, dy unchanged, input and 1 param gradient,
+                                      // accumulation, repeat, 1 vs 2 threads, causality, decode, FLOPs
 }
 
 }  // namespace

@@ -19,22 +19,25 @@ class Relu2Mlp : public Layer {
   std::string type() const override { return "relu2_mlp"; }
 
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override {
-    pre_ = fc1_.Forward(ctx, x, mode);
-    EnsureShape(act_, pre_.shape());
-    const float* a = pre_.f32();
-    float* h = act_.f32();
-    for (int64_t i = 0, n = pre_.numel(); i < n; ++i) h[i] = a[i] > 0.0f ? a[i] * a[i] : 0.0f;
-    return fc2_.Forward(ctx, act_, mode);
+    const Tensor pre = fc1_.Forward(ctx, x, mode);
+    Tensor act = ctx.Pooled(pre.shape());  // recycled once nobody holds it (fc2 keeps it to train)
+    const float* a = pre.f32();
+    float* h = act.f32();
+    for (int64_t i = 0, n = pre.numel(); i < n; ++i) h[i] = a[i] > 0.0f ? a[i] * a[i] : 0.0f;
+    pre_ = mode == Mode::kTrain ? pre : Tensor();  // what Backward needs
+    act_elements_ = act.numel();
+    return fc2_.Forward(ctx, act, mode);
   }
 
   Tensor Backward(Context& ctx, const Tensor& dy) override {
     const Tensor dh = fc2_.Backward(ctx, dy);
-    EnsureShape(dpre_, pre_.shape());
+    Tensor dpre = ctx.Pooled(pre_.shape());
     const float* a = pre_.f32();
     const float* g = dh.f32();
-    float* d = dpre_.f32();
+    float* d = dpre.f32();
     for (int64_t i = 0, n = pre_.numel(); i < n; ++i) d[i] = a[i] > 0.0f ? 2.0f * a[i] * g[i] : 0.0f;
-    return fc1_.Backward(ctx, dpre_);
+    pre_ = Tensor();  // done with it
+    return fc1_.Backward(ctx, dpre);
   }
 
   std::vector<Param*> Params() const override {
@@ -45,13 +48,14 @@ class Relu2Mlp : public Layer {
 
   // Every layer reports its FLOPs (for GFLOP/s figures): the projections, plus the square.
   double ForwardFlops() const override {
-    return fc1_.ForwardFlops() + fc2_.ForwardFlops() + (act_.defined() ? 2.0 * act_.numel() : 0.0);
+    return fc1_.ForwardFlops() + fc2_.ForwardFlops() + 2.0 * static_cast<double>(act_elements_);
   }
   std::vector<const Layer*> Children() const override { return {&fc1_, &fc2_}; }
 
  private:
   Linear fc1_, fc2_;
-  Tensor pre_, act_, dpre_;
+  Tensor pre_;  // fc1's output, kept for backward
+  int64_t act_elements_ = 0;
 };
 
 void Register(PluginRegistrar& r) {

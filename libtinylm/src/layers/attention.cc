@@ -52,12 +52,12 @@ std::vector<Param*> Attention::Params() const {
   return p;
 }
 
-void Attention::Split(const Tensor& qkv, int64_t b, int64_t t) {
+void Attention::Split(Context& ctx, const Tensor& qkv, int64_t b, int64_t t) {
   const int64_t hd = head_dim_, hq = heads_, hk = kv_heads_;
   const int64_t row = (hq + 2 * hk) * hd;
-  EnsureShape(q_, {b, hq, t, hd});
-  EnsureShape(k_, {b, hk, t, hd});
-  EnsureShape(v_, {b, hk, t, hd});
+  q_ = ctx.Pooled({b, hq, t, hd});
+  k_ = ctx.Pooled({b, hk, t, hd});
+  v_ = ctx.Pooled({b, hk, t, hd});
   const float* src = qkv.f32();
   float *q = q_.f32(), *k = k_.f32(), *v = v_.f32();
   ParallelFor(b * t, 17, [&](int64_t bt) {
@@ -72,11 +72,11 @@ void Attention::Split(const Tensor& qkv, int64_t b, int64_t t) {
   });
 }
 
-void Attention::Merge(const Tensor& dq, const Tensor& dk, const Tensor& dv, Tensor& dqkv,
-                      int64_t b, int64_t t) {
+Tensor Attention::Merge(Context& ctx, const Tensor& dq, const Tensor& dk, const Tensor& dv, int64_t b,
+                        int64_t t) {
   const int64_t hd = head_dim_, hq = heads_, hk = kv_heads_;
   const int64_t row = (hq + 2 * hk) * hd;
-  EnsureShape(dqkv, {b, t, row});
+  Tensor dqkv = ctx.Pooled({b, t, row});
   float* dst = dqkv.f32();
   const float *q = dq.f32(), *k = dk.f32(), *v = dv.f32();
   ParallelFor(b * t, 17, [&](int64_t bt) {
@@ -89,19 +89,14 @@ void Attention::Merge(const Tensor& dq, const Tensor& dk, const Tensor& dv, Tens
       std::memcpy(r + (hq + hk + h) * hd, v + ((bi * hk + h) * t + ti) * hd, hd * sizeof(float));
     }
   });
+  return dqkv;
 }
 
 void Attention::PrepareQK(Context& ctx, int64_t b, int64_t t, int64_t pos0, Mode mode) {
   const int64_t hd = head_dim_;
-  if (q_norm_) {
-    // The norms keep their input for backward, so the pre-norm q, k move to q_pre_/k_pre_
-    // (a buffer swap, no copy) and q_/k_ receive the normed values.
-    std::swap(q_, q_pre_);
-    std::swap(k_, k_pre_);
-    EnsureShape(q_, q_pre_.shape()).CopyFrom(
-        q_norm_->Forward(ctx, q_pre_.Reshape({b * heads_ * t, hd}), mode));
-    EnsureShape(k_, k_pre_.shape()).CopyFrom(
-        k_norm_->Forward(ctx, k_pre_.Reshape({b * kv_heads_ * t, hd}), mode));
+  if (q_norm_) {  // the norms keep the pre-norm q, k for backward; their outputs are fresh buffers
+    q_ = q_norm_->Forward(ctx, q_.Reshape({b * heads_ * t, hd}), mode).Reshape(q_.shape());
+    k_ = k_norm_->Forward(ctx, k_.Reshape({b * kv_heads_ * t, hd}), mode).Reshape(k_.shape());
   }
   if (rope_) {
     rope_->Apply(q_.f32(), b, t, heads_, heads_ * t * hd, hd, t * hd, pos0, false);
@@ -127,65 +122,64 @@ Tensor Attention::Forward(Context& ctx, const Tensor& x, Mode mode) {
     throw std::invalid_argument("attention: input " + ShapeString(x.shape()) + ", expected [B,T," +
                                 std::to_string(dim_) + "]");
   const int64_t b = x.dim(0), t = x.dim(1), hd = head_dim_, n = b * heads_;
-  Split(qkv_->Forward(ctx, x, mode), b, t);
+  Split(ctx, qkv_->Forward(ctx, x, mode), b, t);
   PrepareQK(ctx, b, t, 0, mode);
 
   const Shape per_head{n, t, hd};
   Tensor k = k_, v = v_;
   if (kv_heads_ != heads_) {  // grouped-query attention: each query head gets its kv head's copy
-    EnsureShape(k_expanded_, {b, heads_, t, hd});
-    EnsureShape(v_expanded_, {b, heads_, t, hd});
+    k_expanded_ = ctx.Pooled({b, heads_, t, hd});
+    v_expanded_ = ctx.Pooled({b, heads_, t, hd});
     attention_kernels::ExpandHeads(k_.f32(), k_expanded_.f32(), b, kv_heads_, heads_, t, hd);
     attention_kernels::ExpandHeads(v_.f32(), v_expanded_.f32(), b, kv_heads_, heads_, t, hd);
     k = k_expanded_, v = v_expanded_;
   }
   EnsureShape(lse_, {n, t});
-  EnsureShape(o_, {b, heads_, t, hd});
+  o_ = ctx.Pooled({b, heads_, t, hd});
   attention_kernels::Forward(ctx, q_.Reshape(per_head), k.Reshape(per_head), v.Reshape(per_head),
                              1.0f / std::sqrt(static_cast<float>(hd)), o_.Reshape(per_head), lse_);
-  EnsureShape(merged_, {b, t, heads_ * hd});
-  PermuteHeads(o_.f32(), merged_.f32(), b, heads_, t, hd, /*to_heads_first=*/false);
-  const Tensor& y = proj_->Forward(ctx, merged_, mode);
+  Tensor merged = ctx.Pooled({b, t, heads_ * hd});
+  PermuteHeads(o_.f32(), merged.f32(), b, heads_, t, hd, /*to_heads_first=*/false);
+  if (mode == Mode::kEval) q_ = k_ = v_ = o_ = k_expanded_ = v_expanded_ = Tensor();  // nothing to keep
+  const Tensor y = proj_->Forward(ctx, merged, mode);
   flops_ = CountFlops(b, t, 0);
   return y;
 }
 
 Tensor Attention::Backward(Context& ctx, const Tensor& dy) {
   const int64_t b = dy.dim(0), t = dy.dim(1), hd = head_dim_, n = b * heads_;
-  const Tensor dmerged = proj_->Backward(ctx, dy);
-  EnsureShape(dmerged_, {b, heads_, t, hd});  // dO in head-first layout
-  PermuteHeads(dmerged.f32(), dmerged_.f32(), b, heads_, t, hd, /*to_heads_first=*/true);
+  Tensor d_o = ctx.Pooled({b, heads_, t, hd});  // dO in head-first layout
+  PermuteHeads(proj_->Backward(ctx, dy).f32(), d_o.f32(), b, heads_, t, hd, /*to_heads_first=*/true);
 
   const Shape per_head{n, t, hd};
-  EnsureShape(dq_, {b, heads_, t, hd});
-  EnsureShape(dk_, {b, kv_heads_, t, hd});
-  EnsureShape(dv_, {b, kv_heads_, t, hd});
+  Tensor dq = ctx.Pooled({b, heads_, t, hd});
+  Tensor dk = ctx.Pooled({b, kv_heads_, t, hd});
+  Tensor dv = ctx.Pooled({b, kv_heads_, t, hd});
   const bool grouped = kv_heads_ != heads_;
-  if (grouped) {  // per-query-head gradients of the copies, summed back into each kv head
-    EnsureShape(dk_expanded_, {b, heads_, t, hd});
-    EnsureShape(dv_expanded_, {b, heads_, t, hd});
-  }
+  // Grouped-query attention: per-query-head gradients of the copies, summed into each kv head.
+  Tensor dk_heads = grouped ? ctx.Pooled({b, heads_, t, hd}) : dk;
+  Tensor dv_heads = grouped ? ctx.Pooled({b, heads_, t, hd}) : dv;
   const Tensor &k = grouped ? k_expanded_ : k_, &v = grouped ? v_expanded_ : v_;
-  const Tensor &dk = grouped ? dk_expanded_ : dk_, &dv = grouped ? dv_expanded_ : dv_;
   attention_kernels::Backward(ctx, q_.Reshape(per_head), k.Reshape(per_head), v.Reshape(per_head),
-                              o_.Reshape(per_head), lse_, dmerged_.Reshape(per_head),
-                              1.0f / std::sqrt(static_cast<float>(hd)), dq_.Reshape(per_head), dk.Reshape(per_head),
-                              dv.Reshape(per_head));
+                              o_.Reshape(per_head), lse_, d_o.Reshape(per_head),
+                              1.0f / std::sqrt(static_cast<float>(hd)), dq.Reshape(per_head),
+                              dk_heads.Reshape(per_head), dv_heads.Reshape(per_head));
+  d_o = q_ = k_ = v_ = o_ = k_expanded_ = v_expanded_ = Tensor();  // back to the pool
   if (grouped) {
-    attention_kernels::ReduceHeads(dk_expanded_.f32(), dk_.f32(), b, kv_heads_, heads_, t, hd);
-    attention_kernels::ReduceHeads(dv_expanded_.f32(), dv_.f32(), b, kv_heads_, heads_, t, hd);
+    attention_kernels::ReduceHeads(dk_heads.f32(), dk.f32(), b, kv_heads_, heads_, t, hd);
+    attention_kernels::ReduceHeads(dv_heads.f32(), dv.f32(), b, kv_heads_, heads_, t, hd);
+    dk_heads = dv_heads = Tensor();
   }
 
   if (rope_) {
-    rope_->Apply(dq_.f32(), b, t, heads_, heads_ * t * hd, hd, t * hd, 0, true);
-    rope_->Apply(dk_.f32(), b, t, kv_heads_, kv_heads_ * t * hd, hd, t * hd, 0, true);
+    rope_->Apply(dq.f32(), b, t, heads_, heads_ * t * hd, hd, t * hd, 0, true);
+    rope_->Apply(dk.f32(), b, t, kv_heads_, kv_heads_ * t * hd, hd, t * hd, 0, true);
   }
   if (q_norm_) {
-    dq_.CopyFrom(q_norm_->Backward(ctx, dq_.Reshape({b * heads_ * t, hd})));
-    dk_.CopyFrom(k_norm_->Backward(ctx, dk_.Reshape({b * kv_heads_ * t, hd})));
+    dq = q_norm_->Backward(ctx, dq.Reshape({b * heads_ * t, hd}));
+    dk = k_norm_->Backward(ctx, dk.Reshape({b * kv_heads_ * t, hd}));
   }
-  Merge(dq_, dk_, dv_, dqkv_, b, t);
-  return qkv_->Backward(ctx, dqkv_);
+  return qkv_->Backward(ctx, Merge(ctx, dq, dk, dv, b, t));
 }
 
 std::unique_ptr<DecodeState> Attention::NewDecodeState(int64_t batch, int64_t max_len) const {
@@ -200,16 +194,17 @@ Tensor Attention::Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState* 
   const int64_t b = x.dim(0), t = x.dim(1), hd = head_dim_, max_len = cache->k.dim(2);
   if (pos != cache->len) throw std::logic_error("attention step: positions must be contiguous");
   if (pos + t > max_len) throw std::out_of_range("attention step: beyond the KV cache length");
-  Split(qkv_->Forward(ctx, x, Mode::kEval), b, t);
+  Split(ctx, qkv_->Forward(ctx, x, Mode::kEval), b, t);
   PrepareQK(ctx, b, t, pos, Mode::kEval);
   attention_kernels::AppendToCache(k_.f32(), cache->k.f32(), b, kv_heads_, t, hd, max_len, pos);
   attention_kernels::AppendToCache(v_.f32(), cache->v.f32(), b, kv_heads_, t, hd, max_len, pos);
   cache->len = pos + t;
   // Attention of each new query over the cached prefix: O(len * hd) per head and token.
-  EnsureShape(merged_, {b, t, heads_ * hd});
-  attention_kernels::AttendCached(q_.f32(), cache->k.f32(), cache->v.f32(), merged_.f32(), b, heads_, kv_heads_, t, hd,
+  Tensor merged = ctx.Pooled({b, t, heads_ * hd});
+  attention_kernels::AttendCached(q_.f32(), cache->k.f32(), cache->v.f32(), merged.f32(), b, heads_, kv_heads_, t, hd,
                                   max_len, pos, 1.0f / std::sqrt(static_cast<float>(hd)));
-  const Tensor& y = proj_->Forward(ctx, merged_, Mode::kEval);
+  q_ = k_ = v_ = Tensor();
+  const Tensor y = proj_->Forward(ctx, merged, Mode::kEval);
   flops_ = CountFlops(b, t, pos);
   return y;
 }

@@ -64,23 +64,25 @@ Shape Sequential::OutputShape(const Shape& in) const {
 
 Tensor Residual::Forward(Context& ctx, const Tensor& x, Mode mode) {
   const Tensor b = branch_->Forward(ctx, x, mode);
-  EnsureShape(y_, x.shape());
-  Add(x, b, y_);
-  return y_;
+  Tensor y = ctx.Pooled(x.shape());
+  Add(x, b, y);
+  elements_ = y.numel();
+  return y;
 }
 
 Tensor Residual::Backward(Context& ctx, const Tensor& dy) {
   const Tensor db = branch_->Backward(ctx, dy);
-  EnsureShape(dx_, dy.shape());
-  Add(dy, db, dx_);
-  return dx_;
+  Tensor dx = ctx.Pooled(dy.shape());
+  Add(dy, db, dx);
+  return dx;
 }
 
 Tensor Residual::Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState* state) {
   const Tensor b = branch_->Step(ctx, x, pos, state);
-  EnsureShape(y_, x.shape());
-  Add(x, b, y_);
-  return y_;
+  Tensor y = ctx.Pooled(x.shape());
+  Add(x, b, y);
+  elements_ = y.numel();
+  return y;
 }
 
 LayerPtr MakePreNormResidual(LayerPtr norm, LayerPtr mixer, float dropout, const std::string& name) {

@@ -19,19 +19,19 @@ Shape Embedding::OutputShape(const Shape& in) const {
   return s;
 }
 
-Tensor Embedding::Forward(Context&, const Tensor& ids, Mode mode) {
+Tensor Embedding::Forward(Context& ctx, const Tensor& ids, Mode mode) {
   const int32_t* id = ids.s32();
   const int64_t n = ids.numel();
   for (int64_t i = 0; i < n; ++i)
     if (id[i] < 0 || id[i] >= vocab_)
       throw std::out_of_range("embedding: token id " + std::to_string(id[i]) +
                               " outside vocabulary of " + std::to_string(vocab_));
-  EnsureShape(y_, OutputShape(ids.shape()));
+  Tensor out = ctx.Pooled(OutputShape(ids.shape()));
   const float* w = weight_->value.f32();
-  float* y = y_.f32();
+  float* y = out.f32();
   ParallelFor(n, 1025, [&](int64_t i) { std::memcpy(y + i * dim_, w + id[i] * dim_, dim_ * sizeof(float)); });
-  if (mode == Mode::kTrain) ids_ = ids;
-  return y_;
+  ids_ = mode == Mode::kTrain ? ids : Tensor();
+  return out;
 }
 
 Tensor Embedding::Backward(Context&, const Tensor& dy) {

@@ -117,8 +117,12 @@ LayerCheckReport CheckLayerGeneric(const LayerMaker& make, const LayerCheckOptio
   // Backward of L = sum(r * y) against central differences of the layer itself.
   const Tensor r = TestInput(y.shape(), 0, opt.seed + 1);
   store.ZeroGrads();
+  const Tensor r_before = r.Clone();
   const Tensor dx_t = layer->Backward(ctx, r);
   const Tensor dx = dx_t.defined() ? dx_t.Clone() : Tensor();
+  // A composite passes one dy to several children (a residual: the branch and the skip), so
+  // a Backward that writes into dy corrupts its neighbours' gradients.
+  add({"Backward leaves dy unchanged", std::memcmp(r.raw(), r_before.raw(), r.bytes()) == 0, ""});
   const Tensor grads = store.grads().defined() ? store.grads().Clone() : Tensor();
   auto loss = [&](const Tensor& xin) {
     const Tensor yy = layer->Forward(ctx, xin, Mode::kTrain);

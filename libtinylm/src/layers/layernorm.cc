@@ -33,7 +33,7 @@ Tensor LayerNorm::Forward(Context& ctx, const Tensor& x, Mode mode) {
                                 ", expected last dim " + std::to_string(dim_));
   const int64_t rows = x.numel() / dim_;
   const memory::desc md({rows, dim_}, memory::data_type::f32, memory::format_tag::ab);
-  EnsureShape(y_, x.shape());
+  Tensor y = ctx.Pooled(x.shape());
   EnsureShape(mean_, {rows});
   EnsureShape(var_, {rows});
   auto& prim = ctx.cache().Get<dnnl::layer_normalization_forward>(
@@ -43,19 +43,20 @@ Tensor LayerNorm::Forward(Context& ctx, const Tensor& x, Mode mode) {
   const memory::desc vec({rows}, memory::data_type::f32, memory::format_tag::a);
   const memory::desc pd({dim_}, memory::data_type::f32, memory::format_tag::a);
   ctx.Execute(prim, {{DNNL_ARG_SRC, memory(md, eng, x.raw())},
-                     {DNNL_ARG_DST, memory(md, eng, y_.raw())},
+                     {DNNL_ARG_DST, memory(md, eng, y.raw())},
                      {DNNL_ARG_SCALE, memory(pd, eng, weight_->value.raw())},
                      {DNNL_ARG_SHIFT, memory(pd, eng, bias_->value.raw())},
                      {DNNL_ARG_MEAN, memory(vec, eng, mean_.raw())},
                      {DNNL_ARG_VARIANCE, memory(vec, eng, var_.raw())}});
-  if (mode == Mode::kTrain) x_ = x;
-  return y_;
+  x_ = mode == Mode::kTrain ? x : Tensor();
+  elements_ = x.numel();
+  return y;
 }
 
 Tensor LayerNorm::Backward(Context& ctx, const Tensor& dy) {
   const int64_t rows = x_.numel() / dim_;
   const memory::desc md({rows, dim_}, memory::data_type::f32, memory::format_tag::ab);
-  EnsureShape(dx_, x_.shape());
+  Tensor dx = ctx.Pooled(x_.shape());
   EnsureShape(dweight_, {dim_});
   EnsureShape(dbias_, {dim_});
   auto& prim = ctx.cache().Get<dnnl::layer_normalization_backward>(
@@ -70,7 +71,7 @@ Tensor LayerNorm::Backward(Context& ctx, const Tensor& dy) {
   const memory::desc pd({dim_}, memory::data_type::f32, memory::format_tag::a);
   ctx.Execute(prim, {{DNNL_ARG_SRC, memory(md, eng, x_.raw())},
                      {DNNL_ARG_DIFF_DST, memory(md, eng, dy.raw())},
-                     {DNNL_ARG_DIFF_SRC, memory(md, eng, dx_.raw())},
+                     {DNNL_ARG_DIFF_SRC, memory(md, eng, dx.raw())},
                      {DNNL_ARG_SCALE, memory(pd, eng, weight_->value.raw())},
                      {DNNL_ARG_SHIFT, memory(pd, eng, bias_->value.raw())},
                      {DNNL_ARG_MEAN, memory(vec, eng, mean_.raw())},
@@ -80,7 +81,8 @@ Tensor LayerNorm::Backward(Context& ctx, const Tensor& dy) {
   // oneDNN overwrites diff_scale/shift; parameter gradients must accumulate.
   AddInPlace(weight_->grad, dweight_);
   AddInPlace(bias_->grad, dbias_);
-  return dx_;
+  x_ = Tensor();
+  return dx;
 }
 
 }  // namespace tinylm

@@ -33,8 +33,7 @@ Shape Linear::OutputShape(const Shape& in) const {
 }
 
 double Linear::ForwardFlops() const {
-  const double rows = y_.defined() ? static_cast<double>(y_.numel() / out_) : 0.0;
-  return rows * out_ * (2.0 * in_ + (bias_ ? 1 : 0));
+  return static_cast<double>(rows_) * out_ * (2.0 * in_ + (bias_ ? 1 : 0));
 }
 
 Tensor Linear::Forward(Context& ctx, const Tensor& x, Mode mode) {
@@ -42,22 +41,31 @@ Tensor Linear::Forward(Context& ctx, const Tensor& x, Mode mode) {
     throw std::invalid_argument("linear: input " + ShapeString(x.shape()) + ", expected last dim " +
                                 std::to_string(in_));
   const int64_t m = x.numel() / in_;
-  EnsureShape(y_, OutputShape(x.shape()));
+  Tensor y = ctx.Pooled(OutputShape(x.shape()));
+  rows_ = m;
   last_bf16_ = false;
   if (m <= kFewRows) {  // batch-1 decode: a plain loop beats a oneDNN call's set-up (see ops.h)
     FewRowsTimesTransposed(x.f32(), m, weight_->value.f32(), out_, in_, bias_ ? bias_->value.f32() : nullptr,
-                           y_.f32());
+                           y.f32());
   } else {  // mixed precision: bf16 x bf16 -> fp32 accumulation and output
     const bool bf16 = ctx.bf16_matmuls();
     MatmulOptions o;
     o.trans_b = true;
     o.bias = bias_ ? &bias_->value : nullptr;
-    Matmul(ctx, (bf16 ? ToBf16(x, x_bf16_) : x).Reshape({m, in_}), bf16 ? Bf16Weight() : weight_->value,
-           y_.Reshape({m, out_}), o);
+    Tensor xb = x;
+    if (bf16) {
+      xb = ctx.Pooled(x.shape(), DType::kBF16);
+      ConvertToBf16(x.f32(), xb.bf16(), x.numel());
+    }
+    Matmul(ctx, xb.Reshape({m, in_}), bf16 ? Bf16Weight() : weight_->value, y.Reshape({m, out_}), o);
     last_bf16_ = bf16 && mode == Mode::kTrain;
+    x_bf16_ = last_bf16_ ? xb : Tensor();
   }
-  if (mode == Mode::kTrain) x_ = x;
-  return y_;
+  // Backward's input in the precision it multiplies (a bf16 step keeps only the bf16 copy); an
+  // evaluation keeps nothing.
+  x_ = mode == Mode::kTrain && !last_bf16_ ? x : Tensor();
+  x_shape_ = x.shape();
+  return y;
 }
 
 const Tensor& Linear::Bf16Weight() {
@@ -73,7 +81,11 @@ Tensor Linear::Backward(Context& ctx, const Tensor& dy) {
   const int64_t m = dy.numel() / out_;
   const Tensor dy2 = dy.Reshape({m, out_});
   // The products in the precision of the last training Forward; the bias gradient from fp32 dy.
-  const Tensor g = last_bf16_ ? ToBf16(dy2, dy_bf16_) : dy2;
+  Tensor g = dy2;
+  if (last_bf16_) {
+    g = ctx.Pooled(dy2.shape(), DType::kBF16);
+    ConvertToBf16(dy2.f32(), g.bf16(), dy2.numel());
+  }
   // dW += dY^T X
   MatmulOptions w;
   w.trans_a = true;
@@ -81,9 +93,10 @@ Tensor Linear::Backward(Context& ctx, const Tensor& dy) {
   Matmul(ctx, g, (last_bf16_ ? x_bf16_ : x_).Reshape({m, in_}), weight_->grad, w);
   if (bias_) AccumulateColumnSums(ctx, dy2, bias_->grad);
   // dX = dY W
-  EnsureShape(dx_, x_.shape());
-  Matmul(ctx, g, last_bf16_ ? Bf16Weight() : weight_->value, dx_.Reshape({m, in_}));
-  return dx_;
+  Tensor dx = ctx.Pooled(x_shape_);
+  Matmul(ctx, g, last_bf16_ ? Bf16Weight() : weight_->value, dx.Reshape({m, in_}));
+  x_ = x_bf16_ = Tensor();  // saved activations are done with: their buffers go back to the pool
+  return dx;
 }
 
 ProjectionFactory LinearProjection(float init_std) {

@@ -24,17 +24,18 @@ std::vector<Param*> SwiGlu::Params() const {
 }
 
 double SwiGlu::ForwardFlops() const {  // silu(g) * u: an exp, a division, three multiplies
-  return gate_up_->ForwardFlops() + down_->ForwardFlops() + (h_.defined() ? 6.0 * h_.numel() : 0.0);
+  return gate_up_->ForwardFlops() + down_->ForwardFlops() + 6.0 * static_cast<double>(h_elements_);
 }
 
 Tensor SwiGlu::Forward(Context& ctx, const Tensor& x, Mode mode) {
-  gu_ = gate_up_->Forward(ctx, x, mode);  // [.., 2F], owned by gate_up_
-  const int64_t rows = gu_.numel() / (2 * hidden_), f = hidden_;
+  const Tensor gu = gate_up_->Forward(ctx, x, mode);  // [.., 2F]
+  const int64_t rows = gu.numel() / (2 * hidden_), f = hidden_;
   Shape hs = x.shape();
   hs.back() = f;
-  EnsureShape(h_, hs);
-  const float* pgu = gu_.f32();
-  float* ph = h_.f32();
+  Tensor h = ctx.Pooled(hs);
+  h_elements_ = h.numel();
+  const float* pgu = gu.f32();
+  float* ph = h.f32();
   ParallelFor(rows, 17, [&](int64_t r) {
     const float* g = pgu + r * 2 * f;
     const float* u = g + f;
@@ -42,16 +43,17 @@ Tensor SwiGlu::Forward(Context& ctx, const Tensor& x, Mode mode) {
 #pragma omp simd
     for (int64_t j = 0; j < f; ++j) h[j] = g[j] * VecSigmoid(g[j]) * u[j];
   });
-  return down_->Forward(ctx, h_, mode);
+  gu_ = mode == Mode::kTrain ? gu : Tensor();
+  return down_->Forward(ctx, h, mode);
 }
 
 Tensor SwiGlu::Backward(Context& ctx, const Tensor& dy) {
   const Tensor dh = down_->Backward(ctx, dy);
   const int64_t rows = gu_.numel() / (2 * hidden_), f = hidden_;
-  EnsureShape(dgu_, gu_.shape());
+  Tensor dgu = ctx.Pooled(gu_.shape());
   const float* pgu = gu_.f32();
   const float* pdh = dh.f32();
-  float* pd = dgu_.f32();
+  float* pd = dgu.f32();
   // h = silu(g) u: dg = dh u silu'(g), du = dh silu(g), silu'(g) = s (1 + g (1 - s)), s = sigmoid(g)
   ParallelFor(rows, 17, [&](int64_t r) {
     const float* g = pgu + r * 2 * f;
@@ -66,7 +68,8 @@ Tensor SwiGlu::Backward(Context& ctx, const Tensor& dy) {
       dg[j] = d[j] * u[j] * s * (1.0f + g[j] * (1.0f - s));
     }
   });
-  return gate_up_->Backward(ctx, dgu_);
+  gu_ = Tensor();
+  return gate_up_->Backward(ctx, dgu);
 }
 
 GeluMlp::GeluMlp(ParamStore& store, const std::string& name, int64_t dim, int64_t hidden,
@@ -87,7 +90,7 @@ std::vector<Param*> GeluMlp::Params() const {
 
 double GeluMlp::ForwardFlops() const {
   return fc1_->ForwardFlops() + fc2_->ForwardFlops() + (dropout_ ? dropout_->ForwardFlops() : 0.0) +
-         (act_.defined() ? 8.0 * act_.numel() : 0.0);
+         8.0 * static_cast<double>(act_elements_);
 }
 
 std::vector<const Layer*> GeluMlp::Children() const {
@@ -97,18 +100,21 @@ std::vector<const Layer*> GeluMlp::Children() const {
 }
 
 Tensor GeluMlp::Forward(Context& ctx, const Tensor& x, Mode mode) {
-  pre_ = fc1_->Forward(ctx, x, mode);
-  EnsureShape(act_, pre_.shape());
-  EltwiseForward(ctx, alg_, 0.0f, pre_, act_);
-  return fc2_->Forward(ctx, dropout_ ? dropout_->Forward(ctx, act_, mode) : act_, mode);
+  const Tensor pre = fc1_->Forward(ctx, x, mode);
+  Tensor act = ctx.Pooled(pre.shape());
+  EltwiseForward(ctx, alg_, 0.0f, pre, act);
+  act_elements_ = act.numel();
+  pre_ = mode == Mode::kTrain ? pre : Tensor();
+  return fc2_->Forward(ctx, dropout_ ? dropout_->Forward(ctx, act, mode) : act, mode);
 }
 
 Tensor GeluMlp::Backward(Context& ctx, const Tensor& dy) {
   Tensor dact = fc2_->Backward(ctx, dy);
   if (dropout_) dact = dropout_->Backward(ctx, dact);
-  EnsureShape(dpre_, pre_.shape());
-  EltwiseBackward(ctx, alg_, 0.0f, pre_, dact, dpre_);
-  return fc1_->Backward(ctx, dpre_);
+  Tensor dpre = ctx.Pooled(pre_.shape());
+  EltwiseBackward(ctx, alg_, 0.0f, pre_, dact, dpre);
+  pre_ = Tensor();
+  return fc1_->Backward(ctx, dpre);
 }
 
 }  // namespace tinylm

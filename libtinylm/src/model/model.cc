@@ -392,10 +392,11 @@ std::unique_ptr<LanguageModel> BuildTransformer(const proto::TransformerConfig& 
 StepResult TrainStep(Context& ctx, LanguageModel& model, AdamW& opt, const Batch& batch, float lr,
                      double grad_clip) {
   model.store().ZeroGrads();
-  const Tensor logits = model.Forward(ctx, batch.inputs, Mode::kTrain);
-  Tensor& dlogits = EnsureShape(model.dlogits_workspace(), logits.shape());
+  Tensor logits = model.Forward(ctx, batch.inputs, Mode::kTrain);
+  Tensor dlogits = ctx.Pooled(logits.shape());
   StepResult r;
   r.loss = CrossEntropy(logits, batch.targets, batch.weights, dlogits).loss;
+  logits = Tensor();  // its buffer can take a gradient in backward
   model.Backward(ctx, dlogits);
   r.grad_norm = ClipGradNorm(model.store(), grad_clip);
   r.lr = lr;

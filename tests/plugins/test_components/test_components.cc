@@ -14,30 +14,33 @@ class Scale : public Layer {
   Scale(ParamStore& s, const std::string& name, int64_t d, float init)
       : d_(d), g_(s.Declare(name + ".g", {d}, Init::Constant(init), false)) {}
   std::string type() const override { return "test.scale"; }
-  Tensor Forward(Context&, const Tensor& x, Mode mode) override {
-    EnsureShape(y_, x.shape());
+  Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override {
+    Tensor y = ctx.Pooled(x.shape());  // recycled once nobody holds it
     const float* g = g_->value.f32();
-    for (int64_t i = 0; i < x.numel(); ++i) y_.f32()[i] = x.f32()[i] * g[i % d_];
-    if (mode == Mode::kTrain) x_ = x;
-    return y_;
+    for (int64_t i = 0; i < x.numel(); ++i) y.f32()[i] = x.f32()[i] * g[i % d_];
+    x_ = mode == Mode::kTrain ? x : Tensor();  // what Backward needs
+    elements_ = x.numel();
+    return y;
   }
-  Tensor Backward(Context&, const Tensor& dy) override {
-    EnsureShape(dx_, dy.shape());
+  Tensor Backward(Context& ctx, const Tensor& dy) override {
+    Tensor dx = ctx.Pooled(dy.shape());
     const float* g = g_->value.f32();
     float* dg = g_->grad.f32();
     for (int64_t i = 0; i < dy.numel(); ++i) {
-      dx_.f32()[i] = dy.f32()[i] * g[i % d_];
+      dx.f32()[i] = dy.f32()[i] * g[i % d_];
       dg[i % d_] += dy.f32()[i] * x_.f32()[i];
     }
-    return dx_;
+    x_ = Tensor();  // done with it: its buffer goes back to the pool
+    return dx;
   }
   std::vector<Param*> Params() const override { return {g_}; }
-  double ForwardFlops() const override { return y_.defined() ? static_cast<double>(y_.numel()) : 0.0; }
+  double ForwardFlops() const override { return static_cast<double>(elements_); }
 
  private:
   int64_t d_;
   Param* g_;
-  Tensor x_, y_, dx_;
+  Tensor x_;
+  int64_t elements_ = 0;
 };
 
 class DoubleWeight : public TokenWeighting {

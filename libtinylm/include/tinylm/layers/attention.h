@@ -42,11 +42,11 @@ class Attention : public Layer {
  private:
   // FLOPs of a pass over t new positions after pos earlier ones (causal pairs only).
   double CountFlops(int64_t b, int64_t t, int64_t pos) const;
-  // Splits packed qkv [B,T,(H+2Hkv)*hd] into q [B,H,T,hd], k, v [B,Hkv,T,hd], and back.
-  void Split(const Tensor& qkv, int64_t b, int64_t t);
-  void Merge(const Tensor& dq, const Tensor& dk, const Tensor& dv, Tensor& dqkv, int64_t b,
-             int64_t t);
-  // Per-head norm + RoPE of q and k (positions pos0..), layout [B, heads, T, hd].
+  // Splits packed qkv [B,T,(H+2Hkv)*hd] into q [B,H,T,hd], k, v [B,Hkv,T,hd] (q_, k_, v_), and
+  // gradients back into a packed tensor.
+  void Split(Context& ctx, const Tensor& qkv, int64_t b, int64_t t);
+  Tensor Merge(Context& ctx, const Tensor& dq, const Tensor& dk, const Tensor& dv, int64_t b, int64_t t);
+  // Per-head norm + RoPE of q_ and k_ (positions pos0..), layout [B, heads, T, hd].
   void PrepareQK(Context& ctx, int64_t b, int64_t t, int64_t pos0, Mode mode);
 
   int64_t dim_, heads_, kv_heads_, head_dim_;
@@ -54,12 +54,12 @@ class Attention : public Layer {
   LayerPtr qkv_, proj_;
   std::unique_ptr<RmsNorm> q_norm_, k_norm_;
   std::unique_ptr<Rope> rope_;
-  // Saved activations / workspaces (reused across steps).
   double flops_ = 0;
-  // Saved for backward: q, k, v (normed, rotated), o and each row's log-sum-exp (the T x T
-  // probabilities are recomputed, never stored).
-  Tensor q_, k_, v_, q_pre_, k_pre_, lse_, o_, merged_, dq_, dk_, dv_, dqkv_, dmerged_;
-  Tensor k_expanded_, v_expanded_, dk_expanded_, dv_expanded_;  // grouped-query attention only
+  // Saved for backward (training only; outputs and gradients come from ctx.Pooled): q, k, v
+  // (normed, rotated), o and each row's log-sum-exp; the T x T probabilities are recomputed,
+  // never stored. Grouped-query attention also keeps the per-query-head copies of k and v.
+  Tensor q_, k_, v_, lse_, o_;
+  Tensor k_expanded_, v_expanded_;
 };
 
 }  // namespace tinylm

@@ -42,14 +42,14 @@ class Residual : public Layer {
   }
   Tensor Step(Context& ctx, const Tensor& x, int64_t pos, DecodeState* state) override;
   double ForwardFlops() const override {
-    return branch_->ForwardFlops() + (y_.defined() ? static_cast<double>(y_.numel()) : 0.0);
+    return branch_->ForwardFlops() + static_cast<double>(elements_);
   }
   std::vector<const Layer*> Children() const override { return {branch_.get()}; }
   Layer& branch() { return *branch_; }
 
  private:
   LayerPtr branch_;
-  Tensor y_, dx_;
+  int64_t elements_ = 0;  // of the last Forward, for its FLOP count
 };
 
 // x + dropout(mixer(norm(x))): the pre-norm residual block of every transformer here.

@@ -16,13 +16,14 @@ class Activation : public Layer {
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
   Tensor Backward(Context& ctx, const Tensor& dy) override;
   // An exp, a division and a few multiply-adds per element.
-  double ForwardFlops() const override { return y_.defined() ? 8.0 * y_.numel() : 0.0; }
+  double ForwardFlops() const override { return 8.0 * static_cast<double>(elements_); }
 
  private:
   std::string name_;
   dnnl::algorithm alg_;
   float alpha_;
-  Tensor x_, y_, dx_;
+  Tensor x_;  // training input, for backward
+  int64_t elements_ = 0;
 };
 
 // Inverted dropout: in training, y = x * m / (1 - p) with m ~ Bernoulli(1 - p); identity in eval.
@@ -34,13 +35,14 @@ class Dropout : public Layer {
   std::string type() const override { return "dropout"; }
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
   Tensor Backward(Context& ctx, const Tensor& dy) override;
-  double ForwardFlops() const override { return active_ && y_.defined() ? 2.0 * y_.numel() : 0.0; }
+  double ForwardFlops() const override { return active_ ? 2.0 * static_cast<double>(elements_) : 0.0; }
 
  private:
   float p_;
   uint64_t id_;
   bool active_ = false;
-  Tensor mask_, y_, dx_;
+  Tensor mask_;
+  int64_t elements_ = 0;
 };
 
 }  // namespace tinylm

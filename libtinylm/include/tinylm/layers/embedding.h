@@ -20,7 +20,7 @@ class Embedding : public Layer {
  private:
   int64_t vocab_, dim_;
   Param* weight_;
-  Tensor ids_, y_;
+  Tensor ids_;  // training ids, for backward
 };
 
 }  // namespace tinylm

@@ -26,12 +26,14 @@ class Layer {
   virtual ~Layer() = default;
   virtual std::string type() const = 0;
 
-  // y = f(x). In kTrain mode the layer keeps what Backward needs (until the next Forward).
-  // The returned tensor is owned by the layer and stays valid until its next Forward.
+  // y = f(x). In kTrain mode the layer keeps what Backward needs, until that Backward (which
+  // may drop it: one Backward per training Forward). Take the output from ctx.Pooled(); it
+  // stays valid for as long as the caller holds it.
   virtual Tensor Forward(Context& ctx, const Tensor& x, Mode mode) = 0;
 
   // Given dL/dy for the last kTrain Forward, accumulates (+=) dL/dparams into the param grads
-  // and returns dL/dx (an undefined tensor when x is not differentiable, e.g. token ids).
+  // and returns dL/dx (an undefined tensor when x is not differentiable, e.g. token ids), best
+  // from ctx.Pooled() too. dy may be read, never written: the caller may still need it.
   virtual Tensor Backward(Context& ctx, const Tensor& dy) = 0;
 
   // Parameters this layer uses (its own and its children's), each listed once.

@@ -12,14 +12,16 @@ class LayerNorm : public Layer {
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
   Tensor Backward(Context& ctx, const Tensor& dy) override;
   std::vector<Param*> Params() const override { return {weight_, bias_}; }
-  double ForwardFlops() const override { return y_.defined() ? 7.0 * y_.numel() : 0.0; }
+  double ForwardFlops() const override { return 7.0 * static_cast<double>(elements_); }
 
  private:
   int64_t dim_;
   float eps_;
   Param* weight_;
   Param* bias_;
-  Tensor x_, y_, mean_, var_, dx_, dweight_, dbias_;
+  Tensor x_, mean_, var_;  // what Backward needs (output and dx come from ctx.Pooled)
+  Tensor dweight_, dbias_;  // oneDNN's overwritten parameter gradients, added to the params'
+  int64_t elements_ = 0;
 };
 
 }  // namespace tinylm

@@ -25,10 +25,12 @@ class Linear : public Layer {
   Param* weight_;
   Param* bias_ = nullptr;
   // Mixed precision (ctx.bf16_matmuls()): bf16 copies of the weight (remade when the store's
-  // version changes), of the input (kept for backward) and of dL/dy.
+  // version changes) and of the input (kept for backward).
   const Tensor& Bf16Weight();
-  Tensor x_, y_, dx_;
-  Tensor x_bf16_, w_bf16_, dy_bf16_;
+  Tensor x_;  // the last training Forward's input (outputs and gradients come from ctx.Pooled)
+  Shape x_shape_;
+  Tensor x_bf16_, w_bf16_;
+  int64_t rows_ = 0;  // rows of the last Forward, for its FLOP count
   uint64_t w_bf16_version_ = ~uint64_t{0};
   bool last_bf16_ = false;  // the last training Forward ran in bf16
 };

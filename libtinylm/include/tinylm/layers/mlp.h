@@ -25,7 +25,8 @@ class SwiGlu : public Layer {
  private:
   int64_t hidden_;
   LayerPtr gate_up_, down_;
-  Tensor gu_, h_, dgu_;
+  Tensor gu_;               // gate and up projections, kept for backward (training only)
+  int64_t h_elements_ = 0;  // of the last Forward, for its FLOP count
 };
 
 enum class GeluKind { kErf, kTanh };
@@ -46,7 +47,8 @@ class GeluMlp : public Layer {
   dnnl::algorithm alg_;
   LayerPtr fc1_, fc2_;
   std::unique_ptr<Layer> dropout_;  // on the hidden activations, or null
-  Tensor pre_, act_, dpre_;
+  Tensor pre_;                // fc1's output, kept for backward (training only)
+  int64_t act_elements_ = 0;  // of the last Forward, for its FLOP count
 };
 
 }  // namespace tinylm

@@ -12,13 +12,14 @@ class RmsNorm : public Layer {
   Tensor Forward(Context& ctx, const Tensor& x, Mode mode) override;
   Tensor Backward(Context& ctx, const Tensor& dy) override;
   std::vector<Param*> Params() const override { return {weight_}; }
-  double ForwardFlops() const override { return y_.defined() ? 4.0 * y_.numel() : 0.0; }
+  double ForwardFlops() const override { return 4.0 * static_cast<double>(elements_); }
 
  private:
   int64_t dim_;
   float eps_;
   Param* weight_;
-  Tensor x_, y_, rstd_, dx_;
+  Tensor x_, rstd_;         // what Backward needs (output and dx come from ctx.Pooled)
+  int64_t elements_ = 0;  // of the last Forward, for its FLOP count
 };
 
 }  // namespace tinylm

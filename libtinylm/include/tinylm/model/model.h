@@ -39,15 +39,11 @@ class LanguageModel {
   Tensor Forward(Context& ctx, const Tensor& ids, Mode mode) { return net_->Forward(ctx, ids, mode); }
   Tensor Backward(Context& ctx, const Tensor& dlogits) { return net_->Backward(ctx, dlogits); }
 
-  // Buffer for dL/dlogits, reused across training steps.
-  Tensor& dlogits_workspace() { return dlogits_; }
-
  private:
   ParamStore store_;
   std::unique_ptr<Sequential> net_;
   std::vector<Part> parts_;
   int64_t vocab_ = 0, context_ = 0;
-  Tensor dlogits_;
 };
 
 // Builds the network of `spec` for a vocabulary of `vocab` tokens. Parameters are declared, not

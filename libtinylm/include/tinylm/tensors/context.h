@@ -9,6 +9,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include "tinylm/tensors/tensor.h"
+#include "tinylm/tensors/tensor_pool.h"
 #include <oneapi/dnnl/dnnl.hpp>
 
 namespace tinylm {
@@ -80,6 +81,12 @@ class Context {
   static constexpr int kWorkspaceSlots = 4;
   Tensor Workspace(int slot, int64_t floats);
 
+  // A tensor for a layer's output or gradient from this context's pool (tensor_pool.h): it
+  // stays valid while any Tensor views it and is recycled when the last view is dropped. Keep a
+  // reference only to what Backward needs; let the rest go.
+  Tensor Pooled(const Shape& shape, DType dtype = DType::kF32) { return pool_.Acquire(shape, dtype); }
+  TensorPool& pool() { return pool_; }
+
   // Runs a primitive on this context's stream and waits.
   void Execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args);
 
@@ -99,6 +106,7 @@ class Context {
   PrimitiveCache cache_;
   Tensor ones_;
   Tensor workspace_[kWorkspaceSlots];
+  TensorPool pool_;
   std::unique_ptr<Context> serial_;
 };
 
