@@ -34,7 +34,8 @@ TEST(AblationSpecs, EveryFileLoadsBuildsAndKeepsItsCount) {
       {"delta_lm_284k", 284184},         {"delta_lm_1m", 1092632},          {"delta_option_b", 284184},
       {"delta_option_b_glorot", 284184}, {"delta_option_c", 284184},        {"delta_option_c_glorot", 284184},
       {"delta_vs_attention", 284160},    {"delta_option_c_vs_attention", 284160}, {"transformer_1m_bitlinear", 1007296},
-      {"tiny_tiny_stories", 998784}};
+      {"tiny_tiny_stories", 998784},     {"micromixer_bitlinear", 965184},  {"tts_spm_vs_byte", 1006976},
+      {"tts_bitlinear_off", 998784},     {"tts_act_quant_off", 998784}};
   int files = 0;
   std::map<std::string, bool> seen;
   for (const auto& entry : std::filesystem::directory_iterator(std::string(TINYLM_SOURCE_DIR) + "/ablations")) {

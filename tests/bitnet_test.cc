@@ -10,6 +10,7 @@
 #include "layer_harness.h"
 #include "tinylm/layers/layer_check.h"
 #include "tinylm/plugins/plugin_manager.h"
+#include "tinylm/training/optim.h"
 
 namespace tinylm::testing {
 namespace {
@@ -126,6 +127,40 @@ TEST(BitLinear, QuantisedForwardAndStraightThroughGradients) {
   EXPECT_LT(MaxRelError(dx, want_dx), 1e-5);
 }
 
+// The ternary weights are made once per parameter update and cached on the store's version: a
+// direct write is not seen until ParamStore::Touch (proof that forwards reuse the cache), an
+// optimizer step is seen at once, and each forward matches the reference on current weights.
+TEST(BitLinear, TernaryWeightsFollowTheStoreVersion) {
+  PluginManager::Global().Load("bitnet");
+  const int64_t d = 32;
+  ParamStore store;
+  LayerPtr layer = BuildLayer(BitLinearSpec(""), {&store, d, 64, "m", "m", 0.02f});
+  store.Allocate(4);
+  SetTestValues(store, 4);
+  Param* w = store.Find("m.weight");
+  const Tensor x = TestInput({2, 3, d}, 0, 5);
+  Context ctx(2, 1);
+  auto reference = [&] { return MatmulBt(QuantizeRows(Normed(ToVec(x), d, nullptr), d), Ternary(ToVec(w->value)), d); };
+  const ref::Vec y0 = ToVec(layer->Forward(ctx, x, Mode::kEval));
+  EXPECT_LT(MaxRelError(y0, reference()), 1e-5);
+
+  for (int64_t i = 0; i < w->numel(); ++i) w->value.f32()[i] *= -1.0f;  // flips every ternary sign
+  EXPECT_EQ(ToVec(layer->Forward(ctx, x, Mode::kEval)), y0) << "a forward re-quantised without a version change";
+  store.Touch();
+  const ref::Vec y1 = ToVec(layer->Forward(ctx, x, Mode::kEval));
+  EXPECT_LT(MaxRelError(y1, reference()), 1e-5);
+  EXPECT_NE(y1, y0);
+
+  layer->Forward(ctx, x, Mode::kTrain);
+  store.ZeroGrads();
+  layer->Backward(ctx, TestInput({2, 3, d}, 0, 6));
+  AdamW opt;
+  opt.Step(store, 0.05f);  // large enough to move some weights across a rounding boundary
+  const ref::Vec y2 = ToVec(layer->Forward(ctx, x, Mode::kEval));
+  EXPECT_LT(MaxRelError(y2, reference()), 1e-5);
+  EXPECT_NE(y2, y1);
+}
+
 // One-hot inputs read single weights: every output is -g, 0 or +g (times the norm's sqrt(d)).
 TEST(BitLinear, WeightsAreTernary) {
   PluginManager::Global().Load("bitnet");
@@ -156,6 +191,7 @@ TEST(BitLinear, FusedPartsAreScaledSeparately) {
   store.Allocate(7);
   Param* w = store.Find("m.weight");
   for (int64_t i = d * d; i < 2 * d * d; ++i) w->value.f32()[i] = 10.0f * w->value.f32()[i - d * d];
+  store.Touch();
   Tensor x = Tensor::Zeros({1, d, d});
   for (int64_t i = 0; i < d; ++i) x.f32()[i * d + i] = 1.0f;
   Context c(2, 1);

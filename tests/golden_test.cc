@@ -17,6 +17,7 @@ namespace {
 
 // Must match golden_init in tools/make_goldens.py.
 void GoldenInit(ParamStore& store, uint64_t seed) {
+  store.Touch();  // direct writes: derived copies (bf16, ternary weights) must be remade
   for (const auto& p : store.params()) {
     float* v = p->value.f32();
     const uint64_t stream = HashString(p->name.c_str());

@@ -3,8 +3,10 @@
 // Backward is the straight-through estimator of the FAQ code (x + (q(x) - x).detach()): each
 // quantiser passes the gradient unchanged, so
 //   dW = dy^T Q_a(N(x)),  d N(x) = dy Q_w(W),  dx = r (g - N(x) mean(g N(x))),  r = 1 / rms(x).
-// The latent weights stay fp32 and are what the optimiser updates. The matmuls run on the
-// dequantised values in fp32 (oneDNN); a packed ternary inference kernel is separate work.
+// The latent weights stay fp32 and are what the optimiser updates; their ternary values are
+// made once per update (cached on the store's version, which the optimiser, checkpoint loading
+// and initialisation bump), not per forward. The matmuls run on the dequantised values in fp32
+// (oneDNN); packed inference with int8 x ternary products is in packed_model.h.
 // As a fused projection (attention's q/k/v, SwiGLU's gate/up) each part (ctx.out_parts) gets its
 // own scale mean|W|, as the separate BitLinears of the reference model have.
 #include "bit_linear.h"
@@ -37,13 +39,25 @@ Shape BitLinear::OutputShape(const Shape& in) const {
 }
 
 double BitLinear::ForwardFlops() const {
-  if (!y_.defined()) return 0.0;
-  const double m = static_cast<double>(y_.numel() / out_);
+  // Weight quantisation is not counted: it runs once per parameter update, not per forward.
+  const double m = static_cast<double>(rows_);
   double f = m * out_ * 2.0 * in_;
   if (cfg_.input_norm()) f += 4.0 * m * in_;
   if (cfg_.quantize_activations()) f += 4.0 * m * in_;
-  if (cfg_.quantize_weights()) f += 3.0 * static_cast<double>(in_) * out_;
   return f;
+}
+
+const Tensor& BitLinear::Weights() {
+  if (!cfg_.quantize_weights()) return weight_->value;
+  if (weights_q_.defined() && *weight_->version == weights_version_) return weights_q_;
+  EnsureShape(weights_q_, {out_, in_});
+  int64_t row = 0;
+  for (const int64_t rows : parts_) {  // one scale per fused part
+    QuantizeWeightsTernary(weight_->value.f32() + row * in_, rows * in_, weights_q_.f32() + row * in_);
+    row += rows;
+  }
+  weights_version_ = *weight_->version;
+  return weights_q_;
 }
 
 Tensor BitLinear::Forward(Context& ctx, const Tensor& x, Mode mode) {
@@ -54,10 +68,10 @@ Tensor BitLinear::Forward(Context& ctx, const Tensor& x, Mode mode) {
   // Normalised input.
   Tensor normed = x.Reshape({m, in_});
   if (cfg_.input_norm()) {
-    EnsureShape(normed_, {m, in_});
+    normed = ctx.Pooled({m, in_});
     EnsureShape(inv_rms_, {m});
     const float* px = x.f32();
-    float *pn = normed_.f32(), *pr = inv_rms_.f32();
+    float *pn = normed.f32(), *pr = inv_rms_.f32();
 #pragma omp parallel for schedule(static) if (m * in_ > 65536)
     for (int64_t r = 0; r < m; ++r) {
       double ss = 0;
@@ -66,35 +80,28 @@ Tensor BitLinear::Forward(Context& ctx, const Tensor& x, Mode mode) {
       pr[r] = inv;
       for (int64_t c = 0; c < in_; ++c) pn[r * in_ + c] = px[r * in_ + c] * inv;
     }
-    normed = normed_;
   }
   // Quantised activations and weights (dequantised values).
   Tensor acts = normed;
   if (cfg_.quantize_activations()) {
-    EnsureShape(acts_q_, {m, in_});
-    QuantizeActivationRows(normed.f32(), m, in_, cfg_.activation_bits(), acts_q_.f32());
-    acts = acts_q_;
+    acts = ctx.Pooled({m, in_});
+    QuantizeActivationRows(normed.f32(), m, in_, cfg_.activation_bits(), acts.f32());
   }
-  weights_ = weight_->value;
-  if (cfg_.quantize_weights()) {
-    EnsureShape(weights_q_, {out_, in_});
-    int64_t row = 0;
-    for (const int64_t rows : parts_) {  // one scale per fused part
-      QuantizeWeightsTernary(weight_->value.f32() + row * in_, rows * in_, weights_q_.f32() + row * in_);
-      row += rows;
-    }
-    weights_ = weights_q_;
+  const Tensor& weights = Weights();
+  Tensor y = ctx.Pooled(OutputShape(x.shape()));
+  if (m <= kFewRows) {  // batch-1 decode: a plain loop beats a oneDNN call's set-up
+    FewRowsTimesTransposed(acts.f32(), m, weights.f32(), out_, in_, nullptr, y.f32());
+  } else {
+    MatmulOptions o;
+    o.trans_b = true;
+    Matmul(ctx, acts, weights, y.Reshape({m, out_}), o);
   }
-  EnsureShape(y_, OutputShape(x.shape()));
-  MatmulOptions o;
-  o.trans_b = true;
-  Matmul(ctx, acts, weights_, y_.Reshape({m, out_}), o);
-  if (mode == Mode::kTrain) {
-    x_ = x;
-    normed_used_ = normed;
-    acts_used_ = acts;
-  }
-  return y_;
+  rows_ = m;
+  x_shape_ = x.shape();
+  const bool train = mode == Mode::kTrain;
+  normed_used_ = train ? normed : Tensor();
+  acts_used_ = train ? acts : Tensor();
+  return y;
 }
 
 Tensor BitLinear::Backward(Context& ctx, const Tensor& dy) {
@@ -104,15 +111,19 @@ Tensor BitLinear::Backward(Context& ctx, const Tensor& dy) {
   w.trans_a = true;
   w.accumulate = true;
   Matmul(ctx, dy2, acts_used_, weight_->grad, w);  // STE through Q_w
-  EnsureShape(dx_, x_.shape());
+  // The weights the forward multiplied: the optimiser has not stepped since (one step per
+  // forward/backward pair), so the cache is still theirs.
+  const Tensor& weights = Weights();
+  Tensor dx = ctx.Pooled(x_shape_);
   if (!cfg_.input_norm()) {
-    Matmul(ctx, dy2, weights_, dx_.Reshape({m, in_}));  // STE through Q_a
-    return dx_;
+    Matmul(ctx, dy2, weights, dx.Reshape({m, in_}));  // STE through Q_a
+    normed_used_ = acts_used_ = Tensor();
+    return dx;
   }
-  EnsureShape(dnormed_, {m, in_});
-  Matmul(ctx, dy2, weights_, dnormed_);  // STE through Q_a
-  const float *pg = dnormed_.f32(), *pn = normed_used_.f32(), *pr = inv_rms_.f32();
-  float* pd = dx_.f32();
+  Tensor dnormed = ctx.Pooled({m, in_});
+  Matmul(ctx, dy2, weights, dnormed);  // STE through Q_a
+  const float *pg = dnormed.f32(), *pn = normed_used_.f32(), *pr = inv_rms_.f32();
+  float* pd = dx.f32();
 #pragma omp parallel for schedule(static) if (m * in_ > 65536)
   for (int64_t r = 0; r < m; ++r) {
     double dot = 0;
@@ -120,7 +131,8 @@ Tensor BitLinear::Backward(Context& ctx, const Tensor& dy) {
     const float mean = static_cast<float>(dot / static_cast<double>(in_));
     for (int64_t c = 0; c < in_; ++c) pd[r * in_ + c] = pr[r] * (pg[r * in_ + c] - pn[r * in_ + c] * mean);
   }
-  return dx_;
+  normed_used_ = acts_used_ = Tensor();
+  return dx;
 }
 
 }  // namespace tinylm::bitnet

@@ -15,18 +15,24 @@ class BitLinear : public Layer {
   Tensor Backward(Context& ctx, const Tensor& dy) override;
   std::vector<Param*> Params() const override;
   Shape OutputShape(const Shape& in) const override;
-  // The matmul, plus norm (4), activation quantisation (4) per input element and weight
-  // quantisation (3) per weight element when on.
+  // The matmul, plus norm (4) and activation quantisation (4) per input element when on.
   double ForwardFlops() const override;
 
  private:
+  // The weights the matmuls use: the ternary ones (dequantised, one scale per part), remade
+  // only when the store's version moved, or the latent ones when weight quantisation is off.
+  const Tensor& Weights();
+
   int64_t in_, out_;
   plugins::BitLinearConfig cfg_;
   Param* weight_;
   std::vector<int64_t> parts_;  // output rows per fused part, each with its own weight scale
-  Tensor x_, normed_, inv_rms_, acts_q_, weights_q_, y_;
-  Tensor normed_used_, acts_used_, weights_;  // what the last forward multiplied
-  Tensor dnormed_, dx_;
+  Tensor weights_q_;            // cached ternary weights, current while version == weights_version_
+  uint64_t weights_version_ = 0;
+  Tensor inv_rms_;                   // per row, for backward
+  Tensor normed_used_, acts_used_;   // what the last training forward multiplied (until Backward)
+  Shape x_shape_;
+  int64_t rows_ = 0;  // of the last Forward, for its FLOP count
 };
 
 }  // namespace tinylm::bitnet

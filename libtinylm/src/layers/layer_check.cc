@@ -153,10 +153,13 @@ LayerCheckReport CheckLayerGeneric(const LayerMaker& make, const LayerCheckOptio
       float& v = p->value.f32()[i];
       const float saved = v;
       v = saved + h;
+      store.Touch();  // a direct write: copies derived from the values (bf16, ternary) are stale
       const double lp = loss(x);
       v = saved - h;
+      store.Touch();
       const double lm = loss(x);
       v = saved;
+      store.Touch();
       fd.push_back((lp - lm) / (2.0 * h));
       a.push_back(grads.f32()[p->offset + i]);
     }
