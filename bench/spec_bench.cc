@@ -26,6 +26,8 @@
 #include <vector>
 
 #include "machine.h"
+#include "tinylm/model/generate.h"
+#include "tinylm/model/packed.h"
 #include "tinylm/experiments/speed.h"
 #include "tinylm/tensors/thread_policy.h"
 
@@ -85,6 +87,7 @@ Context MakeContext(const Experiment& e) { return Context(e.spec.runtime().threa
 void Step(benchmark::State& st, const Experiment* e, int stage, bool train) {
   const double rss = StartMemory();
   Context ctx = MakeContext(*e);
+  ctx.pool().ResetPeak();
   SpeedProbe p(*e, stage);
   auto once = [&] { train ? p.TrainStep(ctx) : p.EvalForward(ctx); };
   once();  // warm-up: primitives, first touch
@@ -98,7 +101,9 @@ void Step(benchmark::State& st, const Experiment* e, int stage, bool train) {
 }
 
 // Batch-1 generation of up to 255 tokens from a one-token prompt (decode state, one thread).
-void Generate(benchmark::State& st, const Experiment* e) {
+// packed: the same weights written to a packed model file (tinylm-export --packed) and run
+// from it (BitLinear: int8 activations x ternary weights).
+void Generate(benchmark::State& st, const Experiment* e, bool packed) {
   const double rss = StartMemory();
   Context ctx = MakeContext(*e);
   SpeedProbe p(*e, 0);
@@ -109,10 +114,23 @@ void Generate(benchmark::State& st, const Experiment* e) {
     Context counting(1, 1);
     flops_per_token = CountModelFlops(counting, p.model(), 1, n + 1).forward_per_token();
   }
-  p.Generate(ctx, 8);
+  PackedModelFile file;
+  if (packed) {
+    const std::string path = (fs::temp_directory_path() / ("tinylm_spec_bench_" + std::to_string(::getpid()) + ".tlmp")).string();
+    WritePackedModel(path, p.model(), e->spec_text, e->tokenizer->Save());
+    file = LoadPackedModel(path);
+    fs::remove(path);
+  }
+  SamplingOptions o;
+  o.max_tokens = static_cast<int>(n);
+  o.stop_at_end_of_text = false;
+  const std::vector<int32_t> prompt{p.inputs().s32()[0]};
+  LanguageModel& model = packed ? *file.model : p.model();
+  auto once = [&] { return static_cast<int64_t>(tinylm::Generate(ctx, model, *e->tokenizer, prompt, o).size()); };
+  once();
   int64_t generated = 0;
   const auto t0 = Clock::now();
-  for (auto _ : st) generated += p.Generate(ctx, n);
+  for (auto _ : st) generated += once();
   const double secs = Seconds(t0);
   const double per_iter = static_cast<double>(generated) / std::max<double>(1, st.iterations());
   SetCounters(st, per_iter, per_iter * flops_per_token, secs, rss);
@@ -184,7 +202,11 @@ void RegisterArm(const Arm& arm, bool parts, int repetitions) {
     }
   }
   const std::string gen = arm.label + "/generate_batch1";
-  all.push_back(benchmark::RegisterBenchmark(gen.c_str(), Generate, e));
+  all.push_back(benchmark::RegisterBenchmark(gen.c_str(), Generate, e, false));
+  auto probe = e->BuildModel();
+  probe->store().Allocate(1);
+  if (HasPackedForm(*probe))  // layers with a packed inference form: run it too
+    all.push_back(benchmark::RegisterBenchmark((gen + "_packed").c_str(), Generate, e, true));
   for (auto* b : all) {
     b->Unit(benchmark::kMillisecond)->UseRealTime();
     if (repetitions > 0) b->Repetitions(repetitions)->ReportAggregatesOnly(false);

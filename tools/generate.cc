@@ -1,7 +1,8 @@
-// generate: load a checkpoint and sample from a prompt, using each layer's incremental decode
-// state (KV caches, running sums).
+// generate: load a checkpoint or a packed model (tinylm-export --packed) and sample from a
+// prompt, using each layer's incremental decode state (KV caches, running sums).
 //
 //   generate runs/runs/<key>/checkpoint.bin --prompt "Once upon a time" [--temperature 0.8]
+//   generate model.tlmp --prompt "Once upon a time"
 //            [--top-k 40] [--top-p 1] [--seed 1] [--max-tokens 200]
 #include <boost/program_options.hpp>
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include "command_line.h"
 #include "tinylm/model/checkpoint.h"
 #include "tinylm/model/generate.h"
+#include "tinylm/model/packed.h"
 #include "tinylm/experiments/spec.h"
 #include "tinylm/tensors/thread_policy.h"
 
@@ -18,7 +20,7 @@ using namespace tinylm;
 
 int main(int argc, char** argv) {
   tinylm::ApplyThreadWaitPolicy(argv);
-  po::options_description opts("Usage: generate CHECKPOINT [options]\n\nOptions");
+  po::options_description opts("Usage: generate CHECKPOINT|PACKED_MODEL [options]\n\nOptions");
   std::string ckpt, prompt;
   SamplingOptions so;
   opts.add_options()("help,h", "show this help")
@@ -38,13 +40,21 @@ int main(int argc, char** argv) {
     if (so.temperature < 0) throw std::invalid_argument("--temperature must not be negative");
     if (so.top_p <= 0 || so.top_p > 1) throw std::invalid_argument("--top-p must be in (0, 1]");
     if (so.max_tokens < 0) throw std::invalid_argument("--max-tokens must not be negative");
-    const proto::CheckpointHeader h = ReadCheckpointHeader(ckpt);
-    // ParseSpecText loads the plugins the embedded spec names (layers, tokenizer) first.
-    const SpecFile spec = ParseSpecText(h.spec_text(), ckpt + " (embedded spec)");
-    const std::unique_ptr<Tokenizer> tok = LoadTokenizer(h.tokenizer());
-    auto model = BuildModel(spec.message.model(), tok->vocab_size());
-    model->store().Allocate(0);
-    LoadCheckpoint(ckpt, &model->store());
+    std::unique_ptr<Tokenizer> tok;
+    std::unique_ptr<LanguageModel> model;
+    if (IsPackedModelFile(ckpt)) {
+      PackedModelFile packed = LoadPackedModel(ckpt);
+      tok = std::move(packed.tokenizer);
+      model = std::move(packed.model);
+    } else {
+      const proto::CheckpointHeader h = ReadCheckpointHeader(ckpt);
+      // ParseSpecText loads the plugins the embedded spec names (layers, tokenizer) first.
+      const SpecFile spec = ParseSpecText(h.spec_text(), ckpt + " (embedded spec)");
+      tok = LoadTokenizer(h.tokenizer());
+      model = BuildModel(spec.message.model(), tok->vocab_size());
+      model->store().Allocate(0);
+      LoadCheckpoint(ckpt, &model->store());
+    }
     // Batch-1 generation runs on one thread: faster than a team, and unharmed by other busy
     // processes (docs/performance.md, "A busy machine").
     Context ctx(1, so.seed);

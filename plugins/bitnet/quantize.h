@@ -14,4 +14,9 @@ float QuantizeWeightsTernary(const float* w, int64_t n, float* out);
 // qmax = 2^(bits-1) - 1.
 void QuantizeActivationRows(const float* x, int64_t rows, int64_t cols, int bits, float* out);
 
+// The same quantiser for packed inference: the integers q + 128 as bytes (rows of `stride`
+// bytes, the padding set to 128, i.e. zero) and each row's s. bits <= 8.
+void QuantizeActivationRowsToBytes(const float* x, int64_t rows, int64_t cols, int bits, int64_t stride,
+                                   uint8_t* out, float* scales);
+
 }  // namespace tinylm::bitnet

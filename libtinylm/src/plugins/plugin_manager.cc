@@ -82,6 +82,8 @@ class PluginLayer : public Layer {
   Shape OutputShape(const Shape& in) const override { return inner_->OutputShape(in); }
   double ForwardFlops() const override { return inner_->ForwardFlops(); }
   std::vector<const Layer*> Children() const override { return inner_->Children(); }
+  std::vector<Param*> WritePacked(PackedWriter& w) const override { return inner_->WritePacked(w); }
+  std::vector<Param*> ReadPacked(const PackedReader& r) override { return inner_->ReadPacked(r); }
   std::unique_ptr<DecodeState> NewDecodeState(int64_t batch, int64_t max_len) const override {
     auto s = std::make_unique<PluginDecodeState>();
     s->lib = lib_;

@@ -60,6 +60,17 @@ void ParamStore::Allocate(uint64_t seed) {
   Initialize(seed);
 }
 
+void ParamStore::AllocateValuesOnly() {
+  values_ = Tensor::View(std::make_shared<Buffer>(total_ * sizeof(float)), 0, {total_});
+  grads_ = m_ = v_ = Tensor();
+  for (auto& p : params_) {
+    p->value = values_.Slice0(p->offset, p->numel()).Reshape(p->shape);
+    p->grad = Tensor();
+    p->version = version_.get();
+  }
+  Touch();
+}
+
 void ParamStore::Initialize(uint64_t seed) {
   Touch();
   for (auto& p : params_) {

@@ -18,7 +18,7 @@ Tensor TensorPool::Acquire(const Shape& shape, DType dtype) {
     ++allocations_;
     t = Tensor::View(bucket.back(), 0, shape, dtype);
   }
-  peak_in_use_ = std::max(peak_in_use_, bytes_in_use());
+  if (track_peak_) peak_in_use_ = std::max(peak_in_use_, bytes_in_use());
   return t;
 }
 

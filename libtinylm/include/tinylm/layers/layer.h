@@ -15,6 +15,9 @@ namespace tinylm {
 
 enum class Mode { kTrain, kEval };
 
+class PackedWriter;  // model/packed.h
+class PackedReader;
+
 // Per-layer state carried across decode steps (KV cache, running sums). Composite layers
 // hold one child state per child.
 struct DecodeState {
@@ -55,8 +58,15 @@ class Layer {
   virtual double ForwardFlops() const { return kFlopsNotReported; }
   static constexpr double kFlopsNotReported = __builtin_nan("");
 
-  // The layers this one is made of (for walks over a network: profiles, benchmarks).
+  // The layers this one is made of (for walks over a network: profiles, benchmarks, packing).
   virtual std::vector<const Layer*> Children() const { return {}; }
+
+  // Packed inference (model/packed.h). A layer with a compact inference form of its own
+  // (ternary codes, say) writes it and returns the parameters it covers, which the file then
+  // does not store; ReadPacked finds that form again, makes the layer run from it (evaluation
+  // and decode only) and returns the parameters it no longer needs. Default: no such form.
+  virtual std::vector<Param*> WritePacked(PackedWriter&) const { return {}; }
+  virtual std::vector<Param*> ReadPacked(const PackedReader&) { return {}; }
 };
 
 using LayerPtr = std::unique_ptr<Layer>;

@@ -18,6 +18,7 @@ class LanguageModel {
   ParamStore& store() { return store_; }
   const ParamStore& store() const { return store_; }
   Sequential& net() { return *net_; }
+  const Sequential& net() const { return *net_; }
   int64_t vocab_size() const { return vocab_; }
   int64_t context() const { return context_; }
   void set_shape(int64_t vocab, int64_t context) { vocab_ = vocab, context_ = context; }

@@ -47,6 +47,10 @@ class ParamStore {
   // Allocates the four arenas and initialises values deterministically from `seed`:
   // element i of parameter p is a function of (seed, hash(p.name), i) only.
   void Allocate(uint64_t seed);
+  // Inference only (packed models): the value arena alone, its contents unspecified and its pages
+  // untouched until written, so parameters a layer runs without (it has a packed form) cost no
+  // resident memory. No gradients, no Adam moments: such a store cannot train.
+  void AllocateValuesOnly();
   // Re-initialises all values from `seed` (keeps layout).
   void Initialize(uint64_t seed);
   bool allocated() const { return values_.defined(); }

@@ -26,10 +26,14 @@ class TensorPool {
   size_t bytes() const;         // their total size
   size_t bytes_in_use() const;  // the part some Tensor still views
   uint64_t allocations() const { return allocations_; }
-  // The most bytes in use just after any Acquire since construction or ResetPeak(): what a
-  // pass needed at once (tests and memory figures).
+  // The most bytes in use just after any Acquire since ResetPeak(): what a pass needed at once
+  // (tests and memory figures). Off until the first ResetPeak(), since it scans every buffer
+  // on each Acquire (a few percent of batch-1 decoding).
   size_t peak_bytes_in_use() const { return peak_in_use_; }
-  void ResetPeak() { peak_in_use_ = bytes_in_use(); }
+  void ResetPeak() {
+    track_peak_ = true;
+    peak_in_use_ = bytes_in_use();
+  }
 
  private:
   // Exact sizes: a step asks for the same few sizes in the same order every time, so buckets of
@@ -37,6 +41,7 @@ class TensorPool {
   std::map<size_t, std::vector<std::shared_ptr<Buffer>>> by_bytes_;
   uint64_t allocations_ = 0;
   size_t peak_in_use_ = 0;
+  bool track_peak_ = false;
 };
 
 }  // namespace tinylm
