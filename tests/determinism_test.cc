@@ -1,6 +1,8 @@
 // Same seed and thread count => bit-identical training losses; primitives are created once.
 #include <gtest/gtest.h>
 
+#include "layer_harness.h"
+
 #include <cstring>
 
 #include "tinylm/model/model.h"
@@ -23,14 +25,7 @@ proto::TransformerConfig SmallConfig() {
   return c;
 }
 
-Batch MakeBatch(int64_t b, int64_t t, uint64_t step) {
-  Batch batch{Tensor::Empty({b, t}, DType::kS32), Tensor::Empty({b, t}, DType::kS32), Tensor()};
-  for (int64_t i = 0; i < b * t; ++i) {
-    batch.inputs.s32()[i] = static_cast<int32_t>(CounterBits(5, step, i) % 64);
-    batch.targets.s32()[i] = static_cast<int32_t>(CounterBits(5, step, i + 1) % 64);
-  }
-  return batch;
-}
+Batch MakeBatch(int64_t b, int64_t t, uint64_t step) { return RandomTokenBatch(b, t, 64, 5, step); }
 
 std::vector<double> Train(int threads, int steps, PrimitiveCache** cache_out = nullptr,
                           size_t* cache_size_after_first = nullptr) {

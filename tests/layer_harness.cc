@@ -107,4 +107,13 @@ void CheckLayer(const LayerCase& c) {
   }
 }
 
+Batch RandomTokenBatch(int64_t b, int64_t t, int vocab, uint64_t seed, uint64_t step) {
+  Batch batch{Tensor::Empty({b, t}, DType::kS32), Tensor::Empty({b, t}, DType::kS32), Tensor()};
+  for (int64_t i = 0; i < b * t; ++i) {
+    batch.inputs.s32()[i] = static_cast<int32_t>(CounterBits(seed, step, i) % vocab);
+    batch.targets.s32()[i] = static_cast<int32_t>(CounterBits(seed, step, i + 1) % vocab);
+  }
+  return batch;
+}
+
 }  // namespace tinylm::testing

@@ -7,6 +7,7 @@
 
 #include "reference.h"
 #include "tinylm/layers/layer.h"
+#include "tinylm/model/model.h"
 
 namespace tinylm::testing {
 
@@ -26,5 +27,9 @@ struct LayerCase {
 
 // Runs every check, reporting failures through GoogleTest.
 void CheckLayer(const LayerCase& c);
+
+// A batch of b x t random token ids below `vocab` (targets: the next counter's draw), a pure
+// function of (seed, step).
+Batch RandomTokenBatch(int64_t b, int64_t t, int vocab, uint64_t seed, uint64_t step);
 
 }  // namespace tinylm::testing

@@ -3,6 +3,8 @@
 // finished step leaves nothing held, and an evaluation forward needs a fraction of a step.
 #include <gtest/gtest.h>
 
+#include "layer_harness.h"
+
 #include "tinylm/model/model.h"
 #include "tinylm/tensors/rng.h"
 #include "tinylm/training/optim.h"
@@ -50,14 +52,7 @@ proto::TransformerConfig Config(const std::string& mlp) {
   return c;
 }
 
-Batch MakeBatch(int64_t b, int64_t t, uint64_t step) {
-  Batch batch{Tensor::Empty({b, t}, DType::kS32), Tensor::Empty({b, t}, DType::kS32), Tensor()};
-  for (int64_t i = 0; i < b * t; ++i) {
-    batch.inputs.s32()[i] = static_cast<int32_t>(CounterBits(9, step, i) % 64);
-    batch.targets.s32()[i] = static_cast<int32_t>(CounterBits(9, step, i + 1) % 64);
-  }
-  return batch;
-}
+Batch MakeBatch(int64_t b, int64_t t, uint64_t step) { return RandomTokenBatch(b, t, 64, 9, step); }
 
 class PooledTraining : public ::testing::TestWithParam<std::string> {};
 

@@ -2,6 +2,9 @@
 
 #include <immintrin.h>
 
+#include <cstdlib>
+#include <string_view>
+
 #include "tinylm/tensors/parallel.h"
 
 namespace tinylm::bitnet {
@@ -109,7 +112,9 @@ void RowPortable(const uint8_t* a, const TernaryMatrix& m, float inv_act_scale, 
 }  // namespace
 
 bool TernaryMatmulUsesVnni() {
-  static const bool vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+  // TINYLM_TERNARY_KERNEL=portable forces the plain loop (CI runs the packed tests both ways).
+  static const bool vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+                           std::string_view(std::getenv("TINYLM_TERNARY_KERNEL") ? std::getenv("TINYLM_TERNARY_KERNEL") : "") != "portable";
   return vnni;
 }
 

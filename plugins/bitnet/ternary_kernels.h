@@ -38,7 +38,8 @@ TernaryMatrix MakeTernaryMatrix(const int8_t* t, int64_t out, int64_t in, std::v
 // enough of them.
 void TernaryMatmul(const uint8_t* acts, const float* act_scale, int64_t rows, const TernaryMatrix& m, float* y);
 
-// Whether this CPU runs the VNNI kernel (else the portable loop).
+// Whether this CPU runs the VNNI kernel (else the portable loop; TINYLM_TERNARY_KERNEL=portable
+// forces the loop).
 bool TernaryMatmulUsesVnni();
 
 }  // namespace tinylm::bitnet
