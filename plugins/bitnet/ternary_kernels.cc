@@ -52,25 +52,30 @@ int8_t TernaryMatrix::at(int64_t o, int64_t c) const {
 
 namespace {
 
-// Sum of the 16 lanes (through memory: GCC 12's extract intrinsics trip -Wmaybe-uninitialized).
-__attribute__((target("avx512f"))) inline int32_t SumLanes(__m512i v) {
-  alignas(64) int32_t lanes[16];
-  _mm512_store_si512(lanes, v);
-  int32_t s = 0;
-  for (int32_t x : lanes) s += x;
-  return s;
+// GCC 12's AVX-512 extract/broadcast intrinsics start from an undefined vector and trip
+// -Wmaybe-uninitialized where they are inlined; the values are fully defined.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+// The sums of four accumulators' 16 lanes each, as one vector [sum s0, sum s1, sum s2, sum s3].
+__attribute__((target("avx512f,avx2"))) inline __m128i SumLanes4(__m512i s0, __m512i s1, __m512i s2, __m512i s3) {
+  auto halve = [](__m512i v) { return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)); };
+  const __m256i a = _mm256_hadd_epi32(halve(s0), halve(s1));  // per 128-bit lane: s0 s0 s1 s1
+  const __m256i b = _mm256_hadd_epi32(halve(s2), halve(s3));
+  const __m256i c = _mm256_hadd_epi32(a, b);                  // per lane: s0 s1 s2 s3
+  return _mm_add_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
 }
 
 // The 64 weights w' of one block, in order (see the layout in the header).
 __attribute__((target("avx512f,avx512bw"))) inline __m512i Unpack64(const uint8_t* p) {
-  const __m512i x = _mm512_maskz_broadcast_i32x4(0xffff, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  const __m512i x = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   const __m512i shifts = _mm512_set_epi64(0x0006000600060006, 0x0006000600060006, 0x0004000400040004,
                                           0x0004000400040004, 0x0002000200020002, 0x0002000200020002, 0, 0);
   return _mm512_and_si512(_mm512_srlv_epi16(x, shifts), _mm512_set1_epi8(3));
 }
 
 // One activation row (sum of its bytes `a_sum`) against every weight row, four at a time.
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void RowVnni(const uint8_t* a, int32_t a_sum,
+__attribute__((target("avx512f,avx512bw,avx512vnni,avx2"))) void RowVnni(const uint8_t* a, int32_t a_sum,
                                                                       const TernaryMatrix& m, float inv_act_scale,
                                                                       float* y) {
   const int64_t blocks = m.in_padded / 64, row_bytes = m.in_padded / 4;
@@ -88,18 +93,19 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void RowVnni(const uint8_
       s2 = _mm512_dpbusd_epi32(s2, av, Unpack64(w + 2 * row_bytes + 16 * j));
       s3 = _mm512_dpbusd_epi32(s3, av, Unpack64(w + 3 * row_bytes + 16 * j));
     }
-    finish(o, SumLanes(s0));
-    finish(o + 1, SumLanes(s1));
-    finish(o + 2, SumLanes(s2));
-    finish(o + 3, SumLanes(s3));
+    alignas(16) int32_t d[4];
+    _mm_store_si128(reinterpret_cast<__m128i*>(d), SumLanes4(s0, s1, s2, s3));
+    for (int j = 0; j < 4; ++j) finish(o + j, d[j]);
   }
   for (; o < m.out; ++o) {
     const uint8_t* w = m.bits.data() + o * row_bytes;
     __m512i s = _mm512_setzero_si512();
     for (int64_t j = 0; j < blocks; ++j) s = _mm512_dpbusd_epi32(s, _mm512_loadu_si512(a + 64 * j), Unpack64(w + 16 * j));
-    finish(o, SumLanes(s));
+    finish(o, _mm512_reduce_add_epi32(s));
   }
 }
+
+#pragma GCC diagnostic pop
 
 void RowPortable(const uint8_t* a, const TernaryMatrix& m, float inv_act_scale, float* y) {
   for (int64_t o = 0; o < m.out; ++o) {
