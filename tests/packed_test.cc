@@ -145,6 +145,21 @@ TEST_F(PackedBitNet, RunsFromTheFileWithInt8TimesTernaryProducts) {
   EXPECT_THROW(packed.model->Forward(ctx, ids, Mode::kTrain), std::logic_error);
 }
 
+// The tiny-tiny-stories model (998,784 parameters) packs into the card's "~350 KB" and the issue's
+// 400 KB: 972,800 ternary weights at 2 bits, the 192 x 128 embedding at fp16, the gains fp32.
+// (The trained SentencePiece tokenizer adds about 7 KB: 305,849 bytes for a real checkpoint.)
+TEST(PackedTinyTinyStories, FitsIn400KB) {
+  const ResolvedSpec rs = LoadSpec(std::string(TINYLM_SOURCE_DIR) + "/ablations/tiny_tiny_stories.pbtxt");
+  auto model = BuildModel(rs.variant().model(), 192);
+  model->store().Allocate(1);
+  TempDir dir;
+  const PackedStats s = WritePackedModel(dir.path() + "/tts.tlmp", *model, "", "");
+  EXPECT_EQ(s.packed_by_layers, 972800);
+  EXPECT_EQ(s.fp16, 192 * 128);
+  EXPECT_EQ(s.fp32, 11 * 128);
+  EXPECT_LE(s.file_bytes, 400 * 1024 - 16 * 1024);
+}
+
 TEST_F(PackedBitNet, DamagedFilesAreRefusedWithTheirName) {
   std::string bytes;
   {
