@@ -12,6 +12,9 @@ out=runs/bitnet_results
 for a in tts_bitlinear_off tts_act_quant_off tts_spm_vs_byte tts_spm_vs_hybrid micromixer_bitlinear; do
   build/tools/ablate "ablations/$a.pbtxt" --seeds 3 --out "$out" "$@"
 done
+# BitNet against fp32 projections at 4x the card's learning rate (2 seeds).
+build/tools/ablate ablations/tts_bitlinear_off.pbtxt --seeds 2 --set stages.optimizer.lr=6e-3 \
+  --out runs/bitnet_results_lr6e-3 "$@"
 
 # The packed model of the seed-1 baseline run.
 run=$(grep -l '"experiment": "tiny_tiny_stories"' "$out"/runs/*/summary.json | xargs grep -l '"role": "baseline"' |
