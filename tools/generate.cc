@@ -54,21 +54,9 @@ int main(int argc, char** argv) {
     if (so.temperature < 0) throw std::invalid_argument("--temperature must not be negative");
     if (so.top_p <= 0 || so.top_p > 1) throw std::invalid_argument("--top-p must be in (0, 1]");
     if (so.max_tokens < 0) throw std::invalid_argument("--max-tokens must not be negative");
-    std::unique_ptr<Tokenizer> tok;
-    std::unique_ptr<LanguageModel> model;
-    if (IsPackedModelFile(ckpt)) {
-      PackedModelFile packed = LoadPackedModel(ckpt);
-      tok = std::move(packed.tokenizer);
-      model = std::move(packed.model);
-    } else {
-      const proto::CheckpointHeader h = ReadCheckpointHeader(ckpt);
-      // ParseSpecText loads the plugins the embedded spec names (layers, tokenizer) first.
-      const SpecFile spec = ParseSpecText(h.spec_text(), ckpt + " (embedded spec)");
-      tok = LoadTokenizer(h.tokenizer());
-      model = BuildModel(spec.message.model(), tok->vocab_size());
-      model->store().Allocate(0);
-      LoadCheckpoint(ckpt, &model->store());
-    }
+    PackedModelFile file = LoadModelFile(ckpt);  // a checkpoint or a packed model
+    std::unique_ptr<Tokenizer> tok = std::move(file.tokenizer);
+    std::unique_ptr<LanguageModel> model = std::move(file.model);
     // Batch-1 generation runs on one thread: faster than a team, and unharmed by other busy
     // processes (docs/performance.md, "A busy machine").
     Context ctx(1, so.seed);

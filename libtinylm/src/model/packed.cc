@@ -143,6 +143,19 @@ PackedStats ExportPackedModel(const std::string& checkpoint, const std::string& 
   return WritePackedModel(out, *model, h.spec_text(), h.tokenizer());
 }
 
+PackedModelFile LoadModelFile(const std::string& path) {
+  if (IsPackedModelFile(path)) return LoadPackedModel(path);
+  const proto::CheckpointHeader h = ReadCheckpointHeader(path);
+  PackedModelFile out;
+  // ParseSpecText loads the plugins the embedded spec names (layers, tokenizer) first.
+  out.spec = ParseSpecText(h.spec_text(), path + " (embedded spec)");
+  out.tokenizer = LoadTokenizer(h.tokenizer());
+  out.model = BuildModel(out.spec.message.model(), out.tokenizer->vocab_size());
+  out.model->store().Allocate(0);
+  LoadCheckpoint(path, &out.model->store());
+  return out;
+}
+
 bool IsPackedModelFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   char magic[8] = {};

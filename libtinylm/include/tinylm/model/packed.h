@@ -71,6 +71,10 @@ PackedModelFile LoadPackedModel(const std::string& path);
 // True when `path` starts with the packed magic (generate accepts both kinds of file).
 bool IsPackedModelFile(const std::string& path);
 
+// A model to run (generate, tinylm-blimp): a packed model file, or a training checkpoint (its
+// embedded spec, tokenizer and weights; values and Adam moments are loaded as saved).
+PackedModelFile LoadModelFile(const std::string& path);
+
 // IEEE half precision, round to nearest even (inf, NaN and subnormals kept).
 uint16_t FloatToHalf(float f);
 float HalfToFloat(uint16_t h);
