@@ -26,7 +26,6 @@
 #include <vector>
 
 #include "machine.h"
-#include "tinylm/model/generate.h"
 #include "tinylm/model/packed.h"
 #include "tinylm/experiments/speed.h"
 #include "tinylm/tensors/thread_policy.h"
@@ -121,16 +120,11 @@ void Generate(benchmark::State& st, const Experiment* e, bool packed) {
     file = LoadPackedModel(path);
     fs::remove(path);
   }
-  SamplingOptions o;
-  o.max_tokens = static_cast<int>(n);
-  o.stop_at_end_of_text = false;
-  const std::vector<int32_t> prompt{p.inputs().s32()[0]};
-  LanguageModel& model = packed ? *file.model : p.model();
-  auto once = [&] { return static_cast<int64_t>(tinylm::Generate(ctx, model, *e->tokenizer, prompt, o).size()); };
-  once();
+  LanguageModel* other = packed ? file.model.get() : nullptr;
+  p.Generate(ctx, 8, other);
   int64_t generated = 0;
   const auto t0 = Clock::now();
-  for (auto _ : st) generated += once();
+  for (auto _ : st) generated += p.Generate(ctx, n, other);
   const double secs = Seconds(t0);
   const double per_iter = static_cast<double>(generated) / std::max<double>(1, st.iterations());
   SetCounters(st, per_iter, per_iter * flops_per_token, secs, rss);

@@ -30,7 +30,9 @@ TEST(Half, ConvertsWithRoundToNearestEven) {
   EXPECT_EQ(HalfToFloat(FloatToHalf(INFINITY)), INFINITY);
   // Every finite half survives the round trip.
   for (uint32_t h = 0; h < 0x10000; ++h)
-    if ((h & 0x7c00) != 0x7c00) EXPECT_EQ(FloatToHalf(HalfToFloat(static_cast<uint16_t>(h))), h) << h;
+    if ((h & 0x7c00) != 0x7c00) {
+      EXPECT_EQ(FloatToHalf(HalfToFloat(static_cast<uint16_t>(h))), h) << h;
+    }
 }
 
 constexpr char kSpec[] = R"(name: "packed"
@@ -181,6 +183,7 @@ TEST_F(PackedBitNet, DamagedFilesAreRefusedWithTheirName) {
   flipped[bytes.size() / 2] ^= 0x10;
   expect_error(flipped, "checksum");
   expect_error("not a model at all, just some text", "bad magic");
+  EXPECT_THROW(ExportPackedModel(packed_, dir_.path() + "/again.tlmp"), std::runtime_error);  // no latent weights
   EXPECT_FALSE(IsPackedModelFile(checkpoint_));
   EXPECT_TRUE(IsPackedModelFile(packed_));
 }

@@ -11,10 +11,8 @@
 #include <iostream>
 
 #include "command_line.h"
-#include "tinylm/model/checkpoint.h"
 #include "tinylm/model/generate.h"
 #include "tinylm/model/packed.h"
-#include "tinylm/experiments/spec.h"
 #include "tinylm/tensors/thread_policy.h"
 
 namespace po = boost::program_options;

@@ -43,12 +43,12 @@ void SpeedProbe::EvalForward(Context& ctx) {
   model_->Forward(ctx, batch_data_.inputs, Mode::kEval);
 }
 
-int64_t SpeedProbe::Generate(Context& ctx, int64_t tokens) {
+int64_t SpeedProbe::Generate(Context& ctx, int64_t tokens, LanguageModel* other) {
   SamplingOptions o;
   o.max_tokens = static_cast<int>(std::min<int64_t>(tokens, model_->context() - 1));
   o.stop_at_end_of_text = false;
   const std::vector<int32_t> prompt{batch_data_.inputs.s32()[0]};
-  return static_cast<int64_t>(tinylm::Generate(ctx, *model_, *e_.tokenizer, prompt, o).size());
+  return static_cast<int64_t>(tinylm::Generate(ctx, other ? *other : *model_, *e_.tokenizer, prompt, o).size());
 }
 
 double Median(std::vector<double> v) {

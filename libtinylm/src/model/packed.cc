@@ -134,13 +134,11 @@ bool HasPackedForm(const LanguageModel& model) {
 }
 
 PackedStats ExportPackedModel(const std::string& checkpoint, const std::string& out) {
+  // A packed model has no latent weights to quantise again.
+  if (IsPackedModelFile(checkpoint)) throw std::runtime_error(checkpoint + ": already a packed model, export a checkpoint");
   const proto::CheckpointHeader h = ReadCheckpointHeader(checkpoint);
-  const SpecFile spec = ParseSpecText(h.spec_text(), checkpoint + " (embedded spec)");
-  const std::unique_ptr<Tokenizer> tok = LoadTokenizer(h.tokenizer());
-  auto model = BuildModel(spec.message.model(), tok->vocab_size());
-  model->store().Allocate(0);
-  LoadCheckpoint(checkpoint, &model->store());
-  return WritePackedModel(out, *model, h.spec_text(), h.tokenizer());
+  const PackedModelFile file = LoadModelFile(checkpoint);
+  return WritePackedModel(out, *file.model, h.spec_text(), h.tokenizer());
 }
 
 PackedModelFile LoadModelFile(const std::string& path) {

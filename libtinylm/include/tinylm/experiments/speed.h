@@ -25,7 +25,8 @@ class SpeedProbe {
   void EvalForward(Context& ctx);
   // Batch-1 generation from a one-token prompt to `tokens` new tokens (<= context - 1);
   // returns the number generated.
-  int64_t Generate(Context& ctx, int64_t tokens);
+  // `other`: the same generation with another model of this tokenizer (a packed copy).
+  int64_t Generate(Context& ctx, int64_t tokens, LanguageModel* other = nullptr);
 
   LanguageModel& model() { return *model_; }
   // The stage's batch the probe trains on: int32 ids [batch, seq_len].
