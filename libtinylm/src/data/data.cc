@@ -174,32 +174,40 @@ int64_t DropOverlap(std::vector<Document>* docs, const std::vector<Document>& he
 
 TokenStream Tokenize(const std::vector<Document>& docs, const Tokenizer& tok) {
   TokenStream s;
-  const int32_t eot = tok.SpecialId("<|endoftext|>");
+  s.group = tok.group_size();
+  const std::vector<int32_t> eot = SpecialGroup(tok, "<|endoftext|>");
   for (const Document& d : docs) {
     const std::string text = d.prompt.empty() ? d.text : d.prompt + "\n" + d.text;
     const std::vector<int32_t> ids = tok.Encode(text);
+    if (static_cast<int64_t>(ids.size()) % s.group != 0)
+      throw std::logic_error(tok.type() + " tokenizer returned a partial group of ids");
     s.tokens.insert(s.tokens.end(), ids.begin(), ids.end());
     s.text_bytes += static_cast<int64_t>(text.size());
-    if (eot >= 0) s.tokens.push_back(eot);
+    s.tokens.insert(s.tokens.end(), eot.begin(), eot.end());
   }
   return s;
 }
 
 WindowSampler::WindowSampler(const TokenStream* stream, int64_t seq) : stream_(stream), seq_(seq) {
-  if (static_cast<int64_t>(stream->tokens.size()) < seq + 1)
+  if (seq % stream->group != 0)
+    throw std::runtime_error(absl::StrCat("sequence length ", seq, " is not a multiple of the tokenizer's ",
+                                          stream->group, " ids per position"));
+  if (static_cast<int64_t>(stream->tokens.size()) < seq + stream->group)
     throw std::runtime_error(absl::StrCat("corpus of ", stream->tokens.size(),
-                                          " tokens is shorter than one sequence of ", seq + 1));
+                                          " tokens is shorter than one sequence of ", seq + stream->group));
 }
 
 void WindowSampler::Sample(uint64_t seed, uint64_t stream_id, uint64_t step, Batch* out) const {
   EnsureShape(out->inputs, {batch_, seq_}, DType::kS32);
   EnsureShape(out->targets, {batch_, seq_}, DType::kS32);
-  const uint64_t span = stream_->tokens.size() - seq_;  // offsets 0 .. size - seq - 1
+  const int64_t g = stream_->group;
+  // Window starts at group boundaries 0, g, ..., size - seq - g (group 1: 0 .. size - seq - 1).
+  const uint64_t span = (stream_->tokens.size() - seq_) / g;
   for (int64_t r = 0; r < batch_; ++r) {
-    const int32_t* p = stream_->tokens.data() + CounterBits(seed, stream_id, step * batch_ + r) % span;
+    const int32_t* p = stream_->tokens.data() + CounterBits(seed, stream_id, step * batch_ + r) % span * g;
     for (int64_t t = 0; t < seq_; ++t) {
       out->inputs.s32()[r * seq_ + t] = p[t];
-      out->targets.s32()[r * seq_ + t] = p[t + 1];
+      out->targets.s32()[r * seq_ + t] = p[t + g];
     }
   }
   out->weights = Tensor();

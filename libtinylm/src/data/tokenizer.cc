@@ -38,6 +38,18 @@ std::string ByteTokenizer::Save() const {
   return "bytes " + std::to_string(eot_byte_) + "\n" + absl::StrJoin(specials_, "\n");
 }
 
+std::vector<int32_t> SpecialGroup(const Tokenizer& tok, const std::string& name) {
+  const int32_t id = tok.SpecialId(name);
+  if (id < 0) return {};
+  std::vector<int32_t> group = {id};
+  if (tok.group_size() > 1) {
+    const int32_t pad = tok.SpecialId("<|pad|>");
+    if (pad < 0) throw std::runtime_error("tokenizer " + tok.type() + " groups ids but has no <|pad|> token");
+    group.resize(tok.group_size(), pad);
+  }
+  return group;
+}
+
 std::unique_ptr<Tokenizer> LoadTokenizer(const std::string& saved) {
   std::vector<std::string> lines = absl::StrSplit(saved, '\n');
   std::vector<std::string> head = absl::StrSplit(lines[0], ' ');

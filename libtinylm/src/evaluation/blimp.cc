@@ -65,14 +65,17 @@ std::vector<BlimpPair> LoadBlimp(const std::string& dir) {
 
 std::vector<double> SentenceLogProbs(Context& ctx, LanguageModel& model, const Tokenizer& tok,
                                      const std::vector<std::string>& texts, int64_t batch_size) {
-  const int32_t start = tok.SpecialId("<|endoftext|>");
+  // One position is `g` ids (a grouped tokenizer's chunk); position j predicts position j + 1.
+  const int64_t g = tok.group_size();
+  const std::vector<int32_t> start = SpecialGroup(tok, "<|endoftext|>");
   std::vector<std::vector<int32_t>> seqs(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) {
-    if (start >= 0) seqs[i].push_back(start);
+    seqs[i] = start;
     const std::vector<int32_t> ids = tok.Encode(texts[i]);
     seqs[i].insert(seqs[i].end(), ids.begin(), ids.end());
-    if (static_cast<int64_t>(seqs[i].size()) > model.context())
-      throw std::runtime_error(absl::StrCat("text of ", seqs[i].size(), " tokens exceeds the model's context of ",
+    const int64_t positions = static_cast<int64_t>(seqs[i].size()) / g;
+    if (positions > model.context())
+      throw std::runtime_error(absl::StrCat("text of ", positions, " positions exceeds the model's context of ",
                                             model.context(), ": \"", texts[i], "\""));
   }
   // Similar lengths together, so little of each batch is padding.
@@ -83,28 +86,38 @@ std::vector<double> SentenceLogProbs(Context& ctx, LanguageModel& model, const T
   const int64_t vocab = model.vocab_size();
   for (size_t b0 = 0; b0 < order.size(); b0 += batch_size) {
     const size_t b1 = std::min(order.size(), b0 + static_cast<size_t>(batch_size));
-    int64_t t = 1;
+    int64_t t = g;
     for (size_t k = b0; k < b1; ++k) t = std::max<int64_t>(t, static_cast<int64_t>(seqs[order[k]].size()));
     const int64_t rows = static_cast<int64_t>(b1 - b0);
     Tensor ids = Tensor::Empty({rows, t}, DType::kS32);
-    for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t r = 0; r < rows; ++r) {  // padding repeats the last position
       const auto& s = seqs[order[b0 + r]];
-      for (int64_t j = 0; j < t; ++j) ids.s32()[r * t + j] = j < static_cast<int64_t>(s.size()) ? s[j] : s.back();
+      const int64_t n = static_cast<int64_t>(s.size());
+      for (int64_t j = 0; j < t; ++j) ids.s32()[r * t + j] = j < n ? s[j] : s[n - g + (j - n) % g];
     }
     const Tensor logits = model.Forward(ctx, ids, Mode::kEval);
     for (int64_t r = 0; r < rows; ++r) {
       const auto& s = seqs[order[b0 + r]];
       double total = 0;
-      for (size_t j = 0; j + 1 < s.size(); ++j) {  // position j predicts token j + 1
+      for (size_t j = 0; j + g < s.size(); ++j) {  // logits row j predicts id j + g
         const float* l = logits.f32() + (r * t + static_cast<int64_t>(j)) * vocab;
         const float mx = *std::max_element(l, l + vocab);
         double sum = 0;
         for (int64_t v = 0; v < vocab; ++v) sum += std::exp(static_cast<double>(l[v]) - mx);
-        total += static_cast<double>(l[s[j + 1]]) - mx - std::log(sum);
+        total += static_cast<double>(l[s[j + g]]) - mx - std::log(sum);
       }
       out[order[b0 + r]] = total;
     }
   }
+  return out;
+}
+
+std::vector<BlimpPair> FirstPairsOfEachPhenomenon(const std::vector<BlimpPair>& pairs, int64_t n) {
+  if (n <= 0) return pairs;
+  std::map<std::string, int64_t> taken;
+  std::vector<BlimpPair> out;
+  for (const BlimpPair& p : pairs)
+    if (taken[p.phenomenon]++ < n) out.push_back(p);
   return out;
 }
 

@@ -2,6 +2,7 @@
 
 #include <absl/strings/str_cat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -27,12 +28,23 @@ void DrawTrainingBatch(const PreparedStage& st, int stage, uint64_t seed, int64_
   }
   // Weightings first, then the mixer: rows a mixer brings in (pretrain replay) keep the plain,
   // unweighted loss.
-  if (!st.weightings.empty()) {
+  if (!st.weightings.empty() || !st.ignore_ids.empty()) {
     if (!batch->weights.defined()) {  // streams carry no mask: start from ones
       batch->weights = EnsureShape(*ones, batch->targets.shape());
       batch->weights.Fill(1.0f);
     }
     for (const auto& w : st.weightings) w->Apply(*batch, batch->weights);
+  }
+  batch->input_weights = Tensor();
+  if (!st.ignore_ids.empty()) {
+    EnsureShape(batch->input_weights, batch->inputs.shape());
+    const auto ignored = [&](int32_t id) {
+      return std::find(st.ignore_ids.begin(), st.ignore_ids.end(), id) != st.ignore_ids.end();
+    };
+    for (int64_t i = 0; i < batch->targets.numel(); ++i) {
+      if (ignored(batch->targets.s32()[i])) batch->weights.f32()[i] = 0.0f;
+      batch->input_weights.f32()[i] = ignored(batch->inputs.s32()[i]) ? 0.0f : 1.0f;
+    }
   }
   if (st.mixer) st.mixer->Mix(seed * 7919 + static_cast<uint64_t>(stage), step, batch);
 }
@@ -104,6 +116,7 @@ class Preparer {
       docs.push_back(LoadStageDocs(s, &e.stages.back(), &e));
     }
     e.tokenizer = MakeTokenizer(&s, docs[0].train);
+    for (int i = 0; i < s.stages_size(); ++i) CheckStageAgainstTokenizer(s, i, *e.tokenizer, &e.stages[i]);
 
     std::unique_ptr<LanguageModel> model;
     try {
@@ -131,6 +144,18 @@ class Preparer {
       if (!entry) Fail(path, NotRegistered(ext, "evaluator"));
       CheckConfig(entry->check, *cfg, path + ".[" + ext->full_name() + "]");
       e.evaluators.push_back(PluginManager::Global().MakeEvaluator(*entry, *cfg, {data_dir_, e.seeds[0]}));
+    }
+
+    if (ev.has_blimp()) {
+      const auto& bl = ev.blimp();
+      if (bl.pairs_per_phenomenon() < 0) Fail("eval.blimp.pairs_per_phenomenon", "must not be negative");
+      if (bl.batch() <= 0) Fail("eval.blimp.batch", "must be positive");
+      try {
+        e.blimp_pairs = std::make_shared<const std::vector<BlimpPair>>(
+            FirstPairsOfEachPhenomenon(LoadBlimp(data_dir_ + "/" + bl.path()), bl.pairs_per_phenomenon()));
+      } catch (const std::runtime_error& err) {
+        Fail("eval.blimp.path", err.what());
+      }
     }
 
     e.spec_text = SpecToText(s);
@@ -205,9 +230,6 @@ class Preparer {
     if (sp.tokens() <= 0) Fail(p + ".tokens", absl::StrCat("token budget must be positive, got ", sp.tokens()));
     if (sp.batch_size() <= 0) Fail(p + ".batch_size", "must be positive");
     if (sp.seq_len() <= 0) Fail(p + ".seq_len", "must be positive");
-    if (sp.seq_len() > s.model().context())
-      Fail(p + ".seq_len", absl::StrCat("sequence length ", sp.seq_len(), " is longer than the model's context ",
-                                        s.model().context(), " (model.context)"));
     const auto& o = sp.optimizer();
     if (!(o.lr() > 0)) Fail(p + ".optimizer.lr", "must be positive");
     if (o.beta1() < 0 || o.beta1() >= 1) Fail(p + ".optimizer.beta1", "must be in [0, 1)");
@@ -221,6 +243,28 @@ class Preparer {
     st.steps = (sp.tokens() + per_step - 1) / per_step;
     st.data_path = sp.has_data() ? p + ".data" : "data";
     return st;
+  }
+
+  // Settings that depend on the tokenizer: positions per sequence (a grouped tokenizer packs
+  // group_size ids into one), special tokens named by ignore_targets.
+  void CheckStageAgainstTokenizer(const proto::ExperimentSpec& s, int i, const Tokenizer& tok, PreparedStage* st) {
+    const std::string p = absl::StrCat("stages[", i, "]");
+    const auto& sp = s.stages(i);
+    const int64_t g = tok.group_size();
+    if (sp.seq_len() % g != 0)
+      Fail(p + ".seq_len", absl::StrCat("must be a multiple of the tokenizer's ", g, " ids per position"));
+    if (sp.seq_len() / g > s.model().context())
+      Fail(p + ".seq_len", absl::StrCat("sequence length ", sp.seq_len(), g > 1 ? absl::StrCat(" (", sp.seq_len() / g, " positions)") : "",
+                                        " is longer than the model's context ", s.model().context(), " (model.context)"));
+    if (g > 1 && sp.kind() == proto::StageSpec::SFT)
+      Fail(p + ".kind", "instruction tuning needs a tokenizer with one id per position");
+    for (int k = 0; k < sp.ignore_targets_size(); ++k) {
+      const int32_t id = tok.SpecialId(sp.ignore_targets(k));
+      if (id < 0)
+        Fail(absl::StrCat(p, ".ignore_targets[", k, "]"),
+             "the " + tok.type() + " tokenizer has no special token '" + sp.ignore_targets(k) + "'");
+      st->ignore_ids.push_back(id);
+    }
   }
 
   StageDocs LoadStageDocs(const proto::ExperimentSpec& s, PreparedStage* st, Experiment* e) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <stdexcept>
 #include <set>
 
 namespace tinylm {
@@ -45,6 +46,57 @@ int32_t SampleToken(const float* logits, int64_t vocab, const SamplingOptions& o
   return idx[keep - 1];
 }
 
+namespace {
+
+// A grouped tokenizer's generation (byte pooling): each step samples all ids of the next chunk
+// at once from its position's rows of logits (the decoder predicts them in parallel), keeps them
+// up to the first padding, and feeds the chunk back as one position. The first id may not be
+// padding (an empty chunk would stall); an end-of-text chunk stops when asked to.
+std::vector<int32_t> GenerateChunks(Context& ctx, LanguageModel& model, const Tokenizer& tok,
+                                    std::vector<int32_t> prompt, const SamplingOptions& opt) {
+  const int64_t g = tok.group_size(), ctx_len = model.context(), vocab = model.vocab_size();
+  const int32_t pad = tok.SpecialId("<|pad|>"), stop1 = tok.SpecialId("<|endoftext|>"), stop2 = tok.SpecialId("<|end|>");
+  if (prompt.empty()) prompt = SpecialGroup(tok, "<|endoftext|>");
+  if (prompt.empty() || static_cast<int64_t>(prompt.size()) % g != 0)
+    throw std::invalid_argument("a prompt for a grouped tokenizer must be whole chunks");
+  const int64_t max_prompt = (ctx_len - 1) * g;
+  if (static_cast<int64_t>(prompt.size()) > max_prompt) prompt.erase(prompt.begin(), prompt.end() - max_prompt);
+  auto state = model.net().NewDecodeState(1, ctx_len);
+  Tensor x = Tensor::Empty({1, static_cast<int64_t>(prompt.size())}, DType::kS32);
+  std::copy(prompt.begin(), prompt.end(), x.s32());
+  Tensor logits = model.net().Step(ctx, x, 0, state.get());
+  int64_t pos = static_cast<int64_t>(prompt.size()) / g;
+  Rng rng{opt.seed, 0x5a4d, 0};
+  std::vector<int32_t> out;
+  std::vector<float> first(vocab);
+  Tensor chunk = Tensor::Empty({1, g}, DType::kS32);
+  for (int produced = 0; produced < opt.max_tokens && pos < ctx_len; ++produced) {
+    const float* rows = logits.f32() + (logits.dim(1) - g) * vocab;  // the last position's g rows
+    bool ended = false;
+    for (int64_t k = 0; k < g; ++k) {
+      int32_t id = pad;
+      if (!ended) {
+        if (k == 0) {
+          std::copy(rows, rows + vocab, first.begin());
+          if (pad >= 0) first[pad] = -INFINITY;
+          id = SampleToken(first.data(), vocab, opt, &rng);
+        } else {
+          id = SampleToken(rows + k * vocab, vocab, opt, &rng);
+        }
+        ended = id == pad || id == stop1 || id == stop2;
+        if (k > 0 && id != pad && ended) id = pad;  // a special token only starts a chunk
+      }
+      chunk.s32()[k] = id;
+    }
+    if (opt.stop_at_end_of_text && (chunk.s32()[0] == stop1 || chunk.s32()[0] == stop2)) break;
+    out.insert(out.end(), chunk.s32(), chunk.s32() + g);
+    logits = model.net().Step(ctx, chunk, pos++, state.get());
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<int32_t> Generate(Context& team, LanguageModel& model, const Tokenizer& tok,
                               const std::vector<int32_t>& prompt_ids, const SamplingOptions& opt) {
   // A batch-1 decode step is a few hundred microseconds of work in dozens of tiny kernels: a
@@ -53,6 +105,7 @@ std::vector<int32_t> Generate(Context& team, LanguageModel& model, const Tokeniz
   // 0.2 s with one). One thread, always.
   Context& ctx = team.Serial();
   OmpThreadsScope one_thread(ctx.threads());
+  if (tok.group_size() > 1) return GenerateChunks(ctx, model, tok, prompt_ids, opt);
   const int64_t ctx_len = model.context(), vocab = model.vocab_size();
   std::vector<int32_t> prompt = prompt_ids;
   if (prompt.empty()) {

@@ -6,6 +6,7 @@
 #include <absl/strings/str_format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <stdexcept>
 
@@ -135,17 +136,8 @@ class Builder {
     const int64_t d = spec_.d_model();
     const float std_ = spec_.init_std();
     switch (l.kind_case()) {
-      case proto::LayerSpec::kResidual: {
-        const auto& r = l.residual();
-        if (!r.has_mixer()) Fail(path + ".residual.mixer", "a residual branch needs a mixer layer");
-        auto branch = std::make_unique<Sequential>();
-        if (r.has_norm()) branch->Add(Norm(r.norm(), name + ".norm", path + ".residual.norm"));
-        const std::string mixer_type = TypeName(r.mixer());
-        branch->Add(Layer(r.mixer(), name + "." + mixer_type, tag + "." + mixer_type,
-                          path + ".residual.mixer"));
-        if (r.dropout() > 0.0f) branch->Add(std::make_unique<Dropout>(tag + ".dropout", r.dropout()));
-        return std::make_unique<Residual>(std::move(branch));
-      }
+      case proto::LayerSpec::kResidual:
+        return ResidualBranch(l.residual(), name, name, tag, path);
       case proto::LayerSpec::kAttention: {
         const auto& a = l.attention();
         if (a.heads() <= 0 || d % a.heads() != 0)
@@ -209,6 +201,29 @@ class Builder {
       default:
         return PluginLayer(l, name, tag, path);
     }
+  }
+
+  // x + dropout(mixer(norm(x))). The norm's parameters are named after `name`, the mixer's after
+  // `mixer_owner`: another block's name when the mixer's weights are shared (FFN sharing), in
+  // which case the mixer is built inside a SharedScope and reuses them.
+  LayerPtr ResidualBranch(const proto::ResidualSpec& r, const std::string& name, const std::string& mixer_owner,
+                          const std::string& tag, const std::string& path) {
+    if (!r.has_mixer()) Fail(path + ".residual.mixer", "a residual branch needs a mixer layer");
+    auto branch = std::make_unique<Sequential>();
+    if (r.has_norm()) branch->Add(Norm(r.norm(), name + ".norm", path + ".residual.norm"));
+    const std::string mixer_type = TypeName(r.mixer());
+    {
+      std::unique_ptr<ParamStore::SharedScope> shared;
+      if (mixer_owner != name) shared = std::make_unique<ParamStore::SharedScope>(store_);
+      branch->Add(Layer(r.mixer(), mixer_owner + "." + mixer_type, tag + "." + mixer_type, path + ".residual.mixer"));
+    }
+    if (r.dropout() > 0.0f) branch->Add(std::make_unique<Dropout>(tag + ".dropout", r.dropout()));
+    return std::make_unique<Residual>(std::move(branch));
+  }
+
+  // An MLP branch for FFN sharing: a residual whose mixer is swiglu or gelu_mlp.
+  static bool IsFfnBranch(const proto::LayerSpec& l) {
+    return l.has_residual() && (l.residual().mixer().has_swiglu() || l.residual().mixer().has_gelu_mlp());
   }
 
   // The type name of a layer spec: the oneof member's or the plugin extension's name.
@@ -312,22 +327,34 @@ std::unique_ptr<LanguageModel> BuildModel(const proto::ModelSpec& spec, int64_t 
     if (i >= unique) shared = std::make_unique<ParamStore::SharedScope>(s);
     for (int j = 0; j < blk.layer_size(); ++j) {
       const std::string path = absl::StrCat("model.block.layer[", j, "]");
-      add(absl::StrCat("blocks.", i, ".", j), Builder::Describe(blk.layer(j)),
-          b.Layer(blk.layer(j), absl::StrCat("blocks.", i % unique, ".", j), absl::StrCat("layer.", i, ".", j), path));
+      const std::string name = absl::StrCat("blocks.", i % unique, ".", j), tag = absl::StrCat("layer.", i, ".", j);
+      const bool share_ffn = blk.share_ffn() && Builder::IsFfnBranch(blk.layer(j));
+      add(absl::StrCat("blocks.", i, ".", j), Builder::Describe(blk.layer(j)) + (share_ffn && i > 0 ? " (FFN of block 0)" : ""),
+          share_ffn ? b.ResidualBranch(blk.layer(j).residual(), name, absl::StrCat("blocks.0.", j), tag, path)
+                    : b.Layer(blk.layer(j), name, tag, path));
     }
   }
+  if (blk.share_ffn() && std::none_of(blk.layer().begin(), blk.layer().end(), Builder::IsFfnBranch))
+    throw std::invalid_argument("model.block.share_ffn: the block has no MLP branch (a residual with swiglu or gelu_mlp)");
   if (spec.has_final_norm())
     add("final_norm", spec.final_norm().has_rmsnorm() ? "rmsnorm" : "layernorm",
         b.Norm(spec.final_norm(), "final_norm", "model.final_norm"));
-  if (spec.has_head()) {
-    add("head", Builder::Describe(spec.head()),
-        b.WithDims(spec.head(), "head", "model.head", spec.d_model(), vocab, false));
-  } else if (spec.tie_embeddings()) {
-    add("head", "linear (tied to embed)",
-        std::make_unique<Linear>(s, "head", spec.d_model(), vocab, false, spec.init_std(), s.Share(embed_weight)));
-  } else {
-    add("head", absl::StrCat("linear ", spec.d_model(), " -> ", vocab),
-        std::make_unique<Linear>(s, "head", spec.d_model(), vocab, false, spec.init_std()));
+  auto make_head = [&]() -> LayerPtr {
+    if (spec.has_head()) return b.WithDims(spec.head(), "head", "model.head", spec.d_model(), vocab, false);
+    if (spec.tie_embeddings())
+      return std::make_unique<Linear>(s, "head", spec.d_model(), vocab, false, spec.init_std(), s.Share(embed_weight));
+    return std::make_unique<Linear>(s, "head", spec.d_model(), vocab, false, spec.init_std());
+  };
+  add("head",
+      spec.has_head()          ? Builder::Describe(spec.head())
+      : spec.tie_embeddings() ? std::string("linear (tied to embed)")
+                               : absl::StrCat("linear ", spec.d_model(), " -> ", vocab),
+      make_head());
+  if (!(spec.reconstruction_weight() >= 0 && std::isfinite(spec.reconstruction_weight())))
+    throw std::invalid_argument("model.reconstruction_weight: must be a finite number >= 0");
+  if (spec.reconstruction_weight() > 0) {
+    ParamStore::SharedScope shared(s);  // the same parameter names: the head's weights
+    m->set_reconstruction(make_head(), spec.reconstruction_weight());
   }
   return m;
 }
@@ -389,15 +416,52 @@ std::unique_ptr<LanguageModel> BuildTransformer(const proto::TransformerConfig& 
   return BuildModel(TransformerModelSpec(cfg), cfg.vocab_size());
 }
 
+namespace {
+
+// Forward and backward with the reconstruction loss: the embedding's output feeds both the rest
+// of the network and the reconstruction head, and their gradients meet at the embedding.
+void ForwardBackwardWithReconstruction(Context& ctx, LanguageModel& model, const Batch& batch, StepResult* r) {
+  const auto& layers = model.net().layers();
+  Layer& head = *model.reconstruction_head();
+  Tensor h = layers[0]->Forward(ctx, batch.inputs, Mode::kTrain);
+  // The reconstruction branch first, so its logits are released before the main pass.
+  Tensor d_embedding;
+  {
+    Tensor aux_logits = head.Forward(ctx, h, Mode::kTrain);
+    Tensor d_aux = ctx.Pooled(aux_logits.shape());
+    r->reconstruction_loss = CrossEntropy(aux_logits, batch.inputs, batch.input_weights, d_aux).loss;
+    aux_logits = Tensor();
+    const float w = model.reconstruction_weight();
+    for (int64_t i = 0; i < d_aux.numel(); ++i) d_aux.f32()[i] *= w;
+    d_embedding = head.Backward(ctx, d_aux);
+  }
+  Tensor logits = std::move(h);
+  for (size_t i = 1; i < layers.size(); ++i) logits = layers[i]->Forward(ctx, logits, Mode::kTrain);
+  Tensor dlogits = ctx.Pooled(logits.shape());
+  r->loss = CrossEntropy(logits, batch.targets, batch.weights, dlogits).loss;
+  logits = Tensor();
+  Tensor dh = dlogits;
+  for (size_t i = layers.size() - 1; i >= 1; --i) dh = layers[i]->Backward(ctx, dh);
+  Tensor sum = ctx.Pooled(dh.shape());
+  for (int64_t i = 0; i < sum.numel(); ++i) sum.f32()[i] = dh.f32()[i] + d_embedding.f32()[i];
+  layers[0]->Backward(ctx, sum);
+}
+
+}  // namespace
+
 StepResult TrainStep(Context& ctx, LanguageModel& model, AdamW& opt, const Batch& batch, float lr,
                      double grad_clip) {
   model.store().ZeroGrads();
-  Tensor logits = model.Forward(ctx, batch.inputs, Mode::kTrain);
-  Tensor dlogits = ctx.Pooled(logits.shape());
   StepResult r;
-  r.loss = CrossEntropy(logits, batch.targets, batch.weights, dlogits).loss;
-  logits = Tensor();  // its buffer can take a gradient in backward
-  model.Backward(ctx, dlogits);
+  if (model.reconstruction_head()) {
+    ForwardBackwardWithReconstruction(ctx, model, batch, &r);
+  } else {
+    Tensor logits = model.Forward(ctx, batch.inputs, Mode::kTrain);
+    Tensor dlogits = ctx.Pooled(logits.shape());
+    r.loss = CrossEntropy(logits, batch.targets, batch.weights, dlogits).loss;
+    logits = Tensor();  // its buffer can take a gradient in backward
+    model.Backward(ctx, dlogits);
+  }
   r.grad_norm = ClipGradNorm(model.store(), grad_clip);
   r.lr = lr;
   opt.Step(model.store(), lr);

@@ -109,6 +109,7 @@ class PluginTokenizer : public Tokenizer {
   int64_t TokenBytes(int32_t id) const override { return inner_->TokenBytes(id); }
   int64_t TokenChars(int32_t id) const override { return inner_->TokenChars(id); }
   int32_t SpecialId(const std::string& name) const override { return inner_->SpecialId(name); }
+  int64_t group_size() const override { return inner_->group_size(); }
   std::string Save() const override { return inner_->Save(); }
 
  private:

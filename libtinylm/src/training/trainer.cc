@@ -74,7 +74,8 @@ struct EvalAccumulator {
 
 EvalResult EvaluateStream(Context& ctx, LanguageModel& model, const Tokenizer& tok, const TokenStream& s,
                           int64_t batch, int64_t seq, int64_t max_tokens) {
-  const int64_t windows = std::min((static_cast<int64_t>(s.tokens.size()) - 1) / seq, std::max<int64_t>(1, max_tokens / seq));
+  const int64_t g = s.group;  // targets are one position (g ids) ahead
+  const int64_t windows = std::min((static_cast<int64_t>(s.tokens.size()) - g) / seq, std::max<int64_t>(1, max_tokens / seq));
   EvalAccumulator acc;
   Batch b{Tensor::Empty({batch, seq}, DType::kS32), Tensor::Empty({batch, seq}, DType::kS32), Tensor::Empty({batch, seq})};
   // Same [batch, seq] shape as training (same cached primitives); rows past the end are
@@ -85,7 +86,7 @@ EvalResult EvaluateStream(Context& ctx, LanguageModel& model, const Tokenizer& t
       const int32_t* p = s.tokens.data() + w * seq;
       for (int64_t t = 0; t < seq; ++t) {
         b.inputs.s32()[r * seq + t] = p[t];
-        b.targets.s32()[r * seq + t] = p[t + 1];
+        b.targets.s32()[r * seq + t] = p[t + g];
         b.weights.f32()[r * seq + t] = w0 + r < windows ? 1.0f : 0.0f;
       }
     }
@@ -266,7 +267,9 @@ class Run {
       const double tps = (step + 1 - first_step) * per_step / std::max(stage_secs, 1e-9);
       if (global_step_ % ev.log_interval_steps() == 0 || step + 1 == st.steps) {
         metrics_ << absl::StrCat("{\"stage\":\"", sp.name(), "\",\"step\":", global_step_, ",\"tokens\":", tokens_,
-                                 ",\"loss\":", Json(r.loss), ",\"lr\":", Json(r.lr), ",\"grad_norm\":", Json(r.grad_norm),
+                                 ",\"loss\":", Json(r.loss),
+                                 model_->reconstruction_head() ? absl::StrCat(",\"reconstruction_loss\":", Json(r.reconstruction_loss)) : "",
+                                 ",\"lr\":", Json(r.lr), ",\"grad_norm\":", Json(r.grad_norm),
                                  ",\"tokens_per_sec\":", Json(tps), "}\n");
         proto::CurvePoint* p = summary_.add_train_curve();
         p->set_stage(sp.name());
@@ -358,6 +361,7 @@ class Run {
     r.set_repetition(prompts.empty() ? 0 : rep / prompts.size());
     for (const auto& ev_plugin : e_.evaluators)
       for (const auto& [name, value] : ev_plugin->Evaluate(ctx_, *model_, *e_.tokenizer)) (*r.mutable_extra_metrics())[name] = value;
+    if (e_.blimp_pairs) RunBlimp(&r);
     r.set_spec_hash(e_.CacheKey(o_.seed));
     r.set_code_version(CodeVersion());
     WriteFileAtomic(o_.dir + "/samples.md", samples_txt);
@@ -369,6 +373,23 @@ class Run {
     (void)google::protobuf::util::MessageToJsonString(r, &json, jo);
     WriteFileAtomic(o_.dir + "/summary.json", json);  // last: marks the run finished
     return r;
+  }
+
+  // BLiMP accuracy overall and per field into the summary's metrics; the per-phenomenon table
+  // into blimp.md.
+  void RunBlimp(proto::RunSummary* r) {
+    const BlimpResult b = EvaluateBlimp(ctx_, *model_, *e_.tokenizer, *e_.blimp_pairs, e_.spec.eval().blimp().batch());
+    (*r->mutable_extra_metrics())["blimp_accuracy"] = b.overall.accuracy();
+    for (const BlimpScore& f : b.fields) (*r->mutable_extra_metrics())["blimp_accuracy_" + f.name] = f.accuracy();
+    std::string md = absl::StrFormat("# BLiMP, seed %d\n\n%d pairs, %.0f pairs/s\n\n| | accuracy | 95%% interval | pairs |\n|---|---|---|---|\n",
+                                     o_.seed, b.overall.total, b.pairs_per_second);
+    auto row = [&](const BlimpScore& s) {
+      absl::StrAppendFormat(&md, "| %s | %.4f | [%.4f, %.4f] | %d |\n", s.name, s.accuracy(), s.ci_low(), s.ci_high(), s.total);
+    };
+    row(b.overall);
+    for (const BlimpScore& f : b.fields) row(f);
+    for (const BlimpScore& ph : b.phenomena) row(ph);
+    WriteFileAtomic(o_.dir + "/blimp.md", md);
   }
 
   const Experiment& e_;

@@ -35,14 +35,18 @@ std::vector<Document> ParseDocuments(const proto::DataSource& src, const std::st
 int64_t DropOverlap(std::vector<Document>* docs, const std::vector<Document>& held_out);
 
 // Documents joined into one token stream, separated by the end-of-text token (when the
-// tokenizer has one), with the UTF-8 byte count of the text.
+// tokenizer has one), with the UTF-8 byte count of the text. A grouped tokenizer's stream is
+// whole groups (Tokenizer::group_size), and windows over it start at group boundaries.
 struct TokenStream {
   std::vector<int32_t> tokens;
   int64_t text_bytes = 0;
+  int64_t group = 1;  // ids per model position; targets are `group` ids ahead
 };
 TokenStream Tokenize(const std::vector<Document>& docs, const Tokenizer& tok);
 
-// Random windows of seq+1 tokens from a stream (inputs = first seq, targets = next seq).
+// Random windows of seq+group tokens from a stream (inputs = first seq, targets = the seq after
+// the first group); with group 1, inputs and targets are the same window shifted by one token.
+// seq must be a multiple of the stream's group.
 class WindowSampler {
  public:
   WindowSampler(const TokenStream* stream, int64_t seq);

@@ -28,7 +28,17 @@ class Tokenizer {
   virtual int32_t SpecialId(const std::string& name) const = 0;
   // Serialised state (vocabulary, merges), enough for Load to rebuild it; stored in checkpoints.
   virtual std::string Save() const = 0;
+  // Ids per model position. 1 for ordinary tokenizers. A chunking tokenizer (STLM's byte
+  // pooling) encodes text as whole groups of `group_size()` ids, one group per model position
+  // (a chunk's bytes, then "<|pad|>" up to the group size): the pipeline keeps windows aligned to
+  // groups, a target is the id one whole group later, and a special token between documents is
+  // a whole group (SpecialGroup). (Added in plugin ABI 6.)
+  virtual int64_t group_size() const { return 1; }
 };
+
+// Special token `name` as a whole position: {id} for ordinary tokenizers, {id, pad, pad, ...}
+// for grouped ones. Empty if the tokenizer has no such token.
+std::vector<int32_t> SpecialGroup(const Tokenizer& tok, const std::string& name);
 
 // Bytes 0..255 are ids 0..255; special tokens follow. Optionally one byte value doubles as
 // "<|endoftext|>" (vocabulary stays 256; that byte counts as 0 text bytes).

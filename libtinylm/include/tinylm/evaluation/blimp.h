@@ -2,7 +2,9 @@
 // grammatical and one not. A model knows a pair when it gives the grammatical sentence the
 // strictly higher total log-probability (a tie counts as wrong). Zero-shot and tokenizer-neutral:
 // each sentence is scored after the tokenizer's end-of-text token (so its first token is
-// predicted too; without one, from its second token), summed over all its tokens.
+// predicted too; without one, from its second token), summed over all its tokens. For a grouped
+// tokenizer (byte pooling) a token is one id of a chunk, padding of the chunk included, as in
+// bits per byte.
 #pragma once
 #include <string>
 #include <vector>
@@ -22,6 +24,9 @@ struct BlimpPair {
 // Every *.jsonl file of `dir` (sorted by name), one pair per line. Bad input throws
 // std::runtime_error naming the file, the line and the field.
 std::vector<BlimpPair> LoadBlimp(const std::string& dir);
+
+// The first `n` pairs of each phenomenon, in file order (n <= 0: all).
+std::vector<BlimpPair> FirstPairsOfEachPhenomenon(const std::vector<BlimpPair>& pairs, int64_t n);
 
 // Total log-probability (nats) of each text, scored as above. Texts go through the model in
 // batches of up to `batch_size` of similar length (padding never reaches a scored position: the

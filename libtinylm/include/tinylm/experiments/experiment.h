@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tinylm/data/data.h"
+#include "tinylm/evaluation/blimp.h"
 #include "tinylm/model/model.h"
 #include "tinylm/plugins/plugin.h"
 #include "tinylm/experiments/spec.h"
@@ -23,6 +24,7 @@ struct PreparedStage {
   int64_t train_documents = 0, val_documents = 0, dropped_overlap = 0;
   std::vector<std::shared_ptr<TokenWeighting>> weightings;  // applied in order to each batch
   std::shared_ptr<DataMixer> mixer;                         // or null
+  std::vector<int32_t> ignore_ids;  // spec.ignore_targets as token ids (weight 0 as targets)
 };
 
 struct Experiment {
@@ -39,6 +41,8 @@ struct Experiment {
   int64_t params = 0;
   std::string param_table;
   std::vector<std::shared_ptr<Evaluator>> evaluators;  // run after training
+  // BLiMP pairs when eval.blimp is set (loaded and checked before training), else null.
+  std::shared_ptr<const std::vector<BlimpPair>> blimp_pairs;
 
   std::unique_ptr<LanguageModel> BuildModel() const;
   // Identifies a run's results: spec text, seed, code version and data contents.

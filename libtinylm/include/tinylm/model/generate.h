@@ -23,7 +23,8 @@ struct SamplingOptions {
 int32_t SampleToken(const float* logits, int64_t vocab, const SamplingOptions& opt, Rng* rng);
 
 // Continues `prompt_ids`; returns only the generated ids. Stops at max_tokens, at the model's
-// context, or (if asked) at the end-of-text / end special token.
+// context, or (if asked) at the end-of-text / end special token. With a grouped tokenizer (byte
+// pooling) it works chunk by chunk: max_tokens counts chunks, and the ids come in whole chunks.
 std::vector<int32_t> Generate(Context& ctx, LanguageModel& model, const Tokenizer& tok,
                               const std::vector<int32_t>& prompt_ids, const SamplingOptions& opt);
 

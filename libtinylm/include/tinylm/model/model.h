@@ -37,6 +37,14 @@ class LanguageModel {
   // shared) are not counted again and are marked.
   std::string ParamTable() const;
 
+  // The auxiliary reconstruction head (ModelSpec.reconstruction_weight): a second instance of
+  // the head sharing its weights, applied in training to the embedding's output. Null if off.
+  Layer* reconstruction_head() { return reconstruction_head_.get(); }
+  float reconstruction_weight() const { return reconstruction_weight_; }
+  void set_reconstruction(LayerPtr head, float weight) {
+    reconstruction_head_ = std::move(head), reconstruction_weight_ = weight;
+  }
+
   Tensor Forward(Context& ctx, const Tensor& ids, Mode mode) { return net_->Forward(ctx, ids, mode); }
   Tensor Backward(Context& ctx, const Tensor& dlogits) { return net_->Backward(ctx, dlogits); }
 
@@ -44,6 +52,8 @@ class LanguageModel {
   ParamStore store_;
   std::unique_ptr<Sequential> net_;
   std::vector<Part> parts_;
+  LayerPtr reconstruction_head_;
+  float reconstruction_weight_ = 0.0f;
   int64_t vocab_ = 0, context_ = 0;
 };
 
@@ -67,15 +77,19 @@ struct Batch {
   Tensor inputs;   // int32 [B, T]
   Tensor targets;  // int32 [B, T]
   Tensor weights;  // f32 [B, T] or undefined (all 1)
+  // Weights of the inputs as targets of the reconstruction loss (the stage's ignore_targets
+  // masked out); undefined: all 1.
+  Tensor input_weights = Tensor();
 };
 
 struct StepResult {
   double loss = 0.0, grad_norm = 0.0;
+  double reconstruction_loss = 0.0;  // unweighted; 0 without a reconstruction head
   float lr = 0.0f;
 };
 
-// One optimisation step: zero grads, forward, weighted cross-entropy, backward, clip,
-// AdamW. ctx.step() should be set by the caller (it keys dropout masks).
+// One optimisation step: zero grads, forward, weighted cross-entropy (plus the reconstruction
+// loss when the model has one), backward, clip, AdamW. ctx.step() should be set by the caller (it keys dropout masks).
 StepResult TrainStep(Context& ctx, LanguageModel& model, AdamW& opt, const Batch& batch, float lr,
                      double grad_clip);
 

@@ -33,7 +33,7 @@
 // Bumped whenever anything a plugin compiles against changes layout or meaning (this header,
 // Layer, Tokenizer, Tensor, ParamStore, Context). Host and plugin must agree exactly.
 #ifndef TINYLM_PLUGIN_ABI  // (overridable only to test the ABI check)
-#define TINYLM_PLUGIN_ABI 5
+#define TINYLM_PLUGIN_ABI 6
 #endif
 
 namespace tinylm {
