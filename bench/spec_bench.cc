@@ -111,7 +111,8 @@ void Generate(benchmark::State& st, const Experiment* e, bool packed) {
   {
     OmpThreadsScope one(1);
     Context counting(1, 1);
-    flops_per_token = CountModelFlops(counting, p.model(), 1, n + 1).forward_per_token();
+    // Per id: a grouped tokenizer (byte pooling) generates whole chunks of g ids per position.
+    flops_per_token = CountModelFlops(counting, p.model(), 1, (n + 1) * e->tokenizer->group_size()).forward_per_token();
   }
   PackedModelFile file;
   if (packed) {

@@ -15,32 +15,6 @@
 namespace tinylm::testing {
 namespace {
 
-// Must match golden_init in tools/make_goldens.py.
-void GoldenInit(ParamStore& store, uint64_t seed) {
-  store.Touch();  // direct writes: derived copies (bf16, ternary weights) must be remade
-  for (const auto& p : store.params()) {
-    float* v = p->value.f32();
-    const uint64_t stream = HashString(p->name.c_str());
-    for (int64_t i = 0; i < p->numel(); ++i) {
-      const float u = 2.0f * CounterUniform(seed, stream, i) - 1.0f;
-      const bool bias = p->name.size() > 5 && p->name.compare(p->name.size() - 5, 5, ".bias") == 0;
-      if (p->name == "embed.weight") v[i] = 0.1f * u;
-      else if (p->shape.size() == 2) v[i] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(p->shape[1]))) * u;
-      else if (bias) v[i] = 0.1f * u;
-      else v[i] = 1.0f + 0.1f * u;
-    }
-  }
-}
-
-double MaxRelErr(const float* a, const float* b, int64_t n) {
-  double err = 0, scale = 1e-12;
-  for (int64_t i = 0; i < n; ++i) {
-    err = std::max(err, static_cast<double>(std::fabs(a[i] - b[i])));
-    scale = std::max(scale, static_cast<double>(std::fabs(b[i])));
-  }
-  return err / scale;
-}
-
 // Relative tolerances against the float64 goldens.
 struct GoldenTolerance {
   double logits = 1e-5, loss = 1e-6, grads = 2e-5, losses_after_steps = 1e-5;

@@ -346,6 +346,180 @@ def make(path, qk_norm, cfg=None, seed=1234, B=2, T=32, shapes=None, forward_fn=
     golden_format.write(path, out)
 
 
+# ---- STLM byte pooling (ablations/stlm_byte_pool_1m.pbtxt), written after upstream's modules:
+# models/experimental/byte_level/{layers,embedding_model,model_heads,byte_model_shell}.py and
+# models/components/layers/{attention,transformer_blocks,feedforward}.py at 8d498b6.
+BP = dict(C=12, V=258, bd=32, H=128, enc=[(64, 128), (64, 256), (64, 256), (128, 256)], dec_blocks=2,
+          dec_ffn=128, byte_heads=4, L=4, heads=4, kv=2, ffn=352, eps=1e-6)
+PAD, EOT = 256, 257
+
+
+def byte_block_shapes(prefix, i, d_in, d_out, ffn):
+    b = "%s.transformer.%d." % (prefix, i)
+    return {b + "attn_norm.weight": (d_in,), b + "attn.c_attn.weight": (3 * d_in, d_in),
+            b + "attn.c_proj.weight": (d_in, d_in), b + "ffn_norm.weight": (d_in,),
+            b + "ffn.linear_1.weight": (ffn, d_in), b + "ffn.linear_2.weight": (d_out, ffn)}
+
+
+def byte_pool_shapes(c=BP):
+    s = {"embed.byte_token_embedder.weight": (c["V"], c["bd"]), "embed.pos_encoder.pe.weight": (c["C"], c["bd"])}
+    d_in = c["bd"]
+    for i, (out, ffn) in enumerate(c["enc"]):
+        s.update(byte_block_shapes("embed", i, d_in, out, ffn))
+        d_in = out
+    H, hd = c["H"], c["H"] // c["heads"]
+    for i in range(c["L"]):
+        p = "blocks.%d." % i
+        s[p + "0.norm.weight"] = (H,)
+        s[p + "0.attention.qkv.weight"] = (H + 2 * c["kv"] * hd, H)
+        s[p + "0.attention.proj.weight"] = (H, H)
+        s[p + "1.norm.weight"] = (H,)
+        s[p + "1.swiglu.gate_up.weight"] = (2 * c["ffn"], H)
+        s[p + "1.swiglu.down.weight"] = (H, c["ffn"])
+    s["head.projection.weight"] = (c["C"] * c["bd"], H)
+    s["head.pos_encoder.pe.weight"] = (c["C"], c["bd"])
+    for i in range(c["dec_blocks"]):
+        s.update(byte_block_shapes("head", i, c["bd"], c["bd"], c["dec_ffn"]))
+    s["head.lm_head.weight"] = (c["V"], c["bd"])
+    return s
+
+
+def sdpa(q, k, v, is_causal):
+    """torch's scaled_dot_product_attention (not in Debian's torch 1.13), without dropout."""
+    a = (q @ k.transpose(-2, -1)) / np.sqrt(q.shape[-1])
+    if is_causal:
+        T = q.shape[-2]
+        a = a.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool), 1), float("-inf"))
+    return a.softmax(-1) @ v
+
+
+def byte_level_block(P, b, x, heads, eps):
+    """ByteLevelTransformerBlock: x = x + attn(attn_norm(x)); x = ffn(ffn_norm(x)) (no FFN residual)."""
+    N, S, D = x.shape
+    h = rmsnorm(x, P[b + "attn_norm.weight"], eps)
+    q, k, v = (h @ P[b + "attn.c_attn.weight"].t()).split([D, D, D], dim=-1)
+    q, k, v = (t.view(N, S, heads, D // heads).transpose(1, 2) for t in (q, k, v))
+    y = sdpa(q, k, v, is_causal=False)
+    x = x + y.transpose(1, 2).reshape(N, S, D) @ P[b + "attn.c_proj.weight"].t()
+    f = rmsnorm(x, P[b + "ffn_norm.weight"], eps)
+    return torch.nn.functional.gelu(f @ P[b + "ffn.linear_1.weight"].t()) @ P[b + "ffn.linear_2.weight"].t()
+
+
+def byte_embedder(P, ids, c=BP):
+    """ByteLevelEmbedder.forward: ids (B, S, C) -> mean over all C slots (padding included)."""
+    B, S, C = ids.shape
+    x = P["embed.byte_token_embedder.weight"][ids].view(B * S, C, -1)
+    x = x + P["embed.pos_encoder.pe.weight"][torch.arange(C)].unsqueeze(0)  # LearnedPosEncoding
+    for i in range(len(c["enc"])):
+        x = byte_level_block(P, "embed.transformer.%d." % i, x, c["byte_heads"], c["eps"])
+    return x.mean(dim=-2).view(B, S, -1)
+
+
+def byte_decoder(P, x, c=BP):
+    """ByteLevelDecoder.forward: project to C x bd, x = x + pos(x) (= 2x + P), blocks, lm head."""
+    B, S, _ = x.shape
+    x = (x @ P["head.projection.weight"].t()).view(B * S, c["C"], c["bd"])
+    x = x + (x + P["head.pos_encoder.pe.weight"][torch.arange(c["C"])].unsqueeze(0))
+    for i in range(c["dec_blocks"]):
+        x = byte_level_block(P, "head.transformer.%d." % i, x, c["byte_heads"], c["eps"])
+    return (x @ P["head.lm_head.weight"].t()).view(B, S, c["C"], c["V"])
+
+
+def adjacent_rope(x, base=10000.0):
+    """apply_rotary_emb: (x[2i], x[2i+1]) as a complex number times e^{i t theta_i}; x (B, S, h, hd)."""
+    hd = x.shape[-1]
+    inv = 1.0 / (base ** (torch.arange(0, hd, 2, dtype=x.dtype)[: hd // 2] / hd))
+    ang = torch.arange(x.shape[1], dtype=x.dtype)[:, None] * inv[None, :]
+    c, s = ang.cos()[None, :, None, :], ang.sin()[None, :, None, :]
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    return torch.stack([x0 * c - x1 * s, x0 * s + x1 * c], dim=-1).flatten(3)
+
+
+def stlm_core(P, x, c=BP):
+    """GenericTransformer: GQA attention (repeat_interleave), RoPE, SwiGLU; no final norm."""
+    B, S, H = x.shape
+    nh, nkv = c["heads"], c["kv"]
+    hd, g = H // nh, nh // nkv
+    for i in range(c["L"]):
+        p = "blocks.%d." % i
+        h = rmsnorm(x, P[p + "0.norm.weight"], c["eps"])
+        q, k, v = (h @ P[p + "0.attention.qkv.weight"].t()).split([H, nkv * hd, nkv * hd], dim=-1)
+        q, k = adjacent_rope(q.view(B, S, nh, hd)), adjacent_rope(k.view(B, S, nkv, hd))
+        v = v.view(B, S, nkv, hd)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2).repeat_interleave(g, 1), v.transpose(1, 2).repeat_interleave(g, 1)
+        y = sdpa(q, k, v, is_causal=True)
+        x = x + y.transpose(1, 2).reshape(B, S, H) @ P[p + "0.attention.proj.weight"].t()
+        h = rmsnorm(x, P[p + "1.norm.weight"], c["eps"])
+        gate, up = (h @ P[p + "1.swiglu.gate_up.weight"].t()).split([c["ffn"], c["ffn"]], dim=-1)
+        x = x + (torch.nn.functional.silu(gate) * up) @ P[p + "1.swiglu.down.weight"].t()
+    return x
+
+
+def byte_shell(P, X, c=BP):
+    """ByteModelShell.forward: (logits, reconstruction loss with ignore_index 257)."""
+    e = byte_embedder(P, X, c)
+    rec = byte_decoder(P, e, c)
+    aux = torch.nn.functional.cross_entropy(rec.reshape(-1, c["V"]), X.reshape(-1), ignore_index=EOT)
+    return byte_decoder(P, stlm_core(P, e, c), c), aux
+
+
+def gpt2_ascii_chunks(text, C=12):
+    """GPT-2's pre-tokenizer pattern on ASCII text (re has no \\p{L}), cut into C-byte chunks."""
+    import re
+    pat = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^\s A-Za-z0-9]+|\s+(?!\S)|\s+""")
+    chunks = []
+    for piece in pat.findall(text):
+        b = piece.encode()
+        for at in range(0, len(b), C):
+            part = list(b[at:at + C])
+            chunks.append(part + [PAD] * (C - len(part)))
+    return chunks
+
+
+def make_byte_pool(path, seed=1234, B=2, S=8, c=BP):
+    shapes = byte_pool_shapes(c)
+    P = {n: golden_init(n, s, seed).requires_grad_(True) for n, s in shapes.items()}
+    print("%s: %d parameters" % (path, sum(int(np.prod(s)) for s in shapes.values())))
+    stream = (gpt2_ascii_chunks("Once upon a time, a fox looked up.")
+              + [[EOT] + [PAD] * (c["C"] - 1)]
+              + gpt2_ascii_chunks("It saw an extraordinarily bright star and made a wish."))
+    data = torch.tensor(stream)
+    X = torch.stack([data[b * 5: b * 5 + S] for b in range(B)])
+    Y = torch.stack([data[b * 5 + 1: b * 5 + S + 1] for b in range(B)])
+    assert (X == EOT).any() and (Y == EOT).any()
+
+    def losses():
+        logits, aux = byte_shell(P, X, c)
+        main = torch.nn.functional.cross_entropy(logits.reshape(-1, c["V"]), Y.reshape(-1), ignore_index=EOT)
+        return logits, main, aux
+
+    logits, main, aux = losses()
+    (main + aux).backward()
+    out = {"inputs": X.reshape(B, -1).numpy(), "targets": Y.reshape(B, -1).numpy(),
+           "logits": logits.detach().reshape(B, S * c["C"], c["V"]).numpy(),
+           "loss": np.array([main.item()]), "reconstruction_loss": np.array([aux.item()])}
+    for n in shapes:
+        out["grad/" + n] = P[n].grad.detach().clone().numpy()
+    decay = [P[n] for n in shapes if len(shapes[n]) == 2]
+    no_decay = [P[n] for n in shapes if len(shapes[n]) != 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WD}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=LR, betas=BETAS, eps=EPS)
+    after = []
+    for step in range(STEPS):
+        for g in opt.param_groups:
+            g["lr"] = scheduled_lr(step)
+        opt.zero_grad()
+        _, m, a = losses()
+        (m + a).backward()
+        torch.nn.utils.clip_grad_norm_(list(P.values()), CLIP)
+        opt.step()
+        with torch.no_grad():
+            after.append(losses()[1].item())
+    out["losses_after_step"] = np.array(after)
+    print("  loss %.6f, reconstruction %.6f, after 10 AdamW steps %.6f" % (main.item(), aux.item(), after[-1]))
+    golden_format.write(path, out)
+
+
 if __name__ == "__main__":
     here = os.path.dirname(os.path.abspath(__file__))
     d = os.path.join(here, "..", "tests", "goldens")
@@ -358,3 +532,4 @@ if __name__ == "__main__":
     tts = Cfg(vocab=192)
     make(os.path.join(d, "tiny_tiny_stories.bin"), qk_norm=False, cfg=tts,
          forward_fn=lambda P, ids: bitnet_forward(P, ids, tts))
+    make_byte_pool(os.path.join(d, "stlm_byte_pool_1m.bin"))

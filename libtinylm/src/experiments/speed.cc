@@ -47,7 +47,8 @@ int64_t SpeedProbe::Generate(Context& ctx, int64_t tokens, LanguageModel* other)
   SamplingOptions o;
   o.max_tokens = static_cast<int>(std::min<int64_t>(tokens, model_->context() - 1));
   o.stop_at_end_of_text = false;
-  const std::vector<int32_t> prompt{batch_data_.inputs.s32()[0]};
+  // One position of the training data: a token, or a grouped tokenizer's whole chunk.
+  const std::vector<int32_t> prompt(batch_data_.inputs.s32(), batch_data_.inputs.s32() + e_.tokenizer->group_size());
   return static_cast<int64_t>(tinylm::Generate(ctx, other ? *other : *model_, *e_.tokenizer, prompt, o).size());
 }
 

@@ -449,8 +449,7 @@ void ForwardBackwardWithReconstruction(Context& ctx, LanguageModel& model, const
 
 }  // namespace
 
-StepResult TrainStep(Context& ctx, LanguageModel& model, AdamW& opt, const Batch& batch, float lr,
-                     double grad_clip) {
+StepResult ForwardBackward(Context& ctx, LanguageModel& model, const Batch& batch) {
   model.store().ZeroGrads();
   StepResult r;
   if (model.reconstruction_head()) {
@@ -462,6 +461,12 @@ StepResult TrainStep(Context& ctx, LanguageModel& model, AdamW& opt, const Batch
     logits = Tensor();  // its buffer can take a gradient in backward
     model.Backward(ctx, dlogits);
   }
+  return r;
+}
+
+StepResult TrainStep(Context& ctx, LanguageModel& model, AdamW& opt, const Batch& batch, float lr,
+                     double grad_clip) {
+  StepResult r = ForwardBackward(ctx, model, batch);
   r.grad_norm = ClipGradNorm(model.store(), grad_clip);
   r.lr = lr;
   opt.Step(model.store(), lr);

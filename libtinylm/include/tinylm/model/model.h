@@ -88,8 +88,11 @@ struct StepResult {
   float lr = 0.0f;
 };
 
-// One optimisation step: zero grads, forward, weighted cross-entropy (plus the reconstruction
-// loss when the model has one), backward, clip, AdamW. ctx.step() should be set by the caller (it keys dropout masks).
+// Zeroes the gradients and accumulates those of the batch's weighted cross-entropy (plus the
+// reconstruction loss when the model has one); returns the losses (grad_norm and lr unset).
+StepResult ForwardBackward(Context& ctx, LanguageModel& model, const Batch& batch);
+
+// One optimisation step: ForwardBackward, clip, AdamW. ctx.step() should be set by the caller (it keys dropout masks).
 StepResult TrainStep(Context& ctx, LanguageModel& model, AdamW& opt, const Batch& batch, float lr,
                      double grad_clip);
 
