@@ -11,6 +11,7 @@
 #include "layer_harness.h"
 #include "tinylm/data/data.h"
 #include "tinylm/experiments/spec.h"
+#include "tinylm/layers/layer_check.h"
 #include "tinylm/model/generate.h"
 #include "tinylm/plugins/plugin_manager.h"
 
@@ -65,6 +66,218 @@ TEST(BytePooling, MatchesThePyTorchGoldenOfUpstreamsModules) {
     TrainStep(ctx, *model, opt, batch, ScheduledLr(sched, step), 1.0);
     const double l = CrossEntropy(model->Forward(ctx, batch.inputs, Mode::kEval), batch.targets, batch.weights, Tensor()).loss;
     EXPECT_NEAR(l, g.at("losses_after_step").f32()[step], 1e-5 * l) << "loss after step " << step + 1;
+  }
+}
+
+}  // namespace
+}  // namespace tinylm::testing
+
+namespace tinylm::testing {
+namespace {
+
+
+std::vector<std::string> Pieces(const Tokenizer& tok, const std::string& text) {
+  // Decodes chunk by chunk (a long pre-token spans several chunks).
+  const std::vector<int32_t> ids = tok.Encode(text);
+  std::vector<std::string> out;
+  const int64_t g = tok.group_size();
+  for (size_t at = 0; at < ids.size(); at += g)
+    out.push_back(tok.Decode(std::vector<int32_t>(ids.begin() + at, ids.begin() + at + g)));
+  return out;
+}
+
+TEST(BytePooling, ChunksFollowGpt2sPreTokenizer) {
+  auto tok = Chunks(12);
+  using V = std::vector<std::string>;
+  EXPECT_EQ(Pieces(*tok, "Hello world"), (V{"Hello", " world"}));
+  EXPECT_EQ(Pieces(*tok, "I'm here, they'll see."), (V{"I", "'m", " here", ",", " they", "'ll", " see", "."}));
+  EXPECT_EQ(Pieces(*tok, "  two  spaces"), (V{" ", " two", " ", " spaces"}));
+  EXPECT_EQ(Pieces(*tok, "a\n\nb"), (V{"a", "\n", "\n", "b"}));
+  EXPECT_EQ(Pieces(*tok, "in 2024!\"  "), (V{"in", " 2024", "!\"", "  "}));
+  EXPECT_EQ(Pieces(*tok, "caf\xc3\xa9 \xe2\x80\x9cok\xe2\x80\x9d"), (V{"caf\xc3\xa9", " \xe2\x80\x9c", "ok", "\xe2\x80\x9d"}));
+  // Longer than 12 bytes: continued in the next chunk, or cut with truncate.
+  EXPECT_EQ(Pieces(*tok, " extraordinarily"), (V{" extraordina", "rily"}));
+  EXPECT_EQ(Pieces(*Chunks(12, true), " extraordinarily"), (V{" extraordina"}));
+}
+
+TEST(BytePooling, EncodingIsLosslessPaddedAndCountsRealBytes) {
+  auto tok = Chunks(5);
+  std::string text;
+  for (uint64_t i = 0; i < 4000; ++i) text.push_back(static_cast<char>(CounterBits(7, 1, i) % 4 == 0 ? ' ' : CounterBits(7, 2, i) % 256));
+  const std::vector<int32_t> ids = tok->Encode(text);
+  ASSERT_EQ(ids.size() % 5, 0u);
+  EXPECT_EQ(tok->Decode(ids), text);
+  int64_t bytes = 0;
+  for (size_t i = 0; i < ids.size(); i += 5) {
+    EXPECT_NE(ids[i], 256) << "a chunk starts with a byte";
+    for (size_t k = 1; k < 5; ++k)
+      if (ids[i + k - 1] == 256) EXPECT_EQ(ids[i + k], 256) << "padding only at the end of a chunk";
+  }
+  for (int32_t id : ids) bytes += tok->TokenBytes(id);
+  EXPECT_EQ(bytes, static_cast<int64_t>(text.size()));
+  EXPECT_EQ(tok->SpecialId("<|pad|>"), 256);
+  EXPECT_EQ(tok->SpecialId("<|endoftext|>"), 257);
+  EXPECT_EQ(SpecialGroup(*tok, "<|endoftext|>"), (std::vector<int32_t>{257, 256, 256, 256, 256}));
+  EXPECT_EQ(LoadTokenizer(tok->Save())->Save(), tok->Save());
+}
+
+// A grouped stream: documents are whole chunks with an end-of-text chunk after each; windows
+// start at chunk boundaries and targets are the next chunk; evaluation divides by text bytes.
+TEST(BytePooling, StreamsWindowsAndTargetsMoveByWholeChunks) {
+  auto tok = Chunks(4);
+  const std::vector<Document> docs = {{"", "One day, a cat sat."}, {"", "Then it slept all afternoon."}};
+  const TokenStream s = Tokenize(docs, *tok);
+  EXPECT_EQ(s.group, 4);
+  ASSERT_EQ(s.tokens.size() % 4, 0u);
+  EXPECT_EQ(s.text_bytes, 19 + 28);
+  WindowSampler sampler(&s, 8);
+  sampler.set_batch_size(16);
+  Batch b;
+  sampler.Sample(1, 2, 3, &b);
+  for (int64_t r = 0; r < 16; ++r) {
+    const int32_t* in = b.inputs.s32() + r * 8;
+    const auto at = std::search(s.tokens.begin(), s.tokens.end(), in, in + 8);
+    ASSERT_NE(at, s.tokens.end());
+    EXPECT_EQ((at - s.tokens.begin()) % 4, 0) << "window starts inside a chunk";
+    for (int64_t t = 0; t < 8; ++t) EXPECT_EQ(b.targets.s32()[r * 8 + t], at[t + 4]);
+  }
+  EXPECT_THROW(WindowSampler(&s, 6), std::runtime_error);  // not whole chunks
+}
+
+// ---- the layers through the shared harness ---------------------------------------------------
+
+// STLM's ByteLevelTransformerBlock in double: x [n, c, in] -> [n, c, out].
+ref::Vec ByteBlockRef(const ref::Vec& x, int64_t n, int64_t c, int64_t in, int64_t out, int64_t heads, double eps,
+                      bool residual, const ref::Params& p, const std::string& b) {
+  const ref::Vec h0 = ref::RmsNorm(x, in, p.at(b + "attn_norm.weight"), eps);
+  const ref::Vec qkv = ref::Linear(h0, in, p.at(b + "attn.c_attn.weight"), {});
+  const int64_t hd = in / heads;
+  ref::Vec o(n * c * in, 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t s = 0; s < c; ++s) {
+        std::vector<double> w(c);
+        double mx = -1e300, sum = 0;
+        for (int64_t t = 0; t < c; ++t) {
+          double dot = 0;
+          for (int64_t e = 0; e < hd; ++e)
+            dot += qkv[(i * c + s) * 3 * in + h * hd + e] * qkv[(i * c + t) * 3 * in + in + h * hd + e];
+          w[t] = dot / std::sqrt(static_cast<double>(hd));
+          mx = std::max(mx, w[t]);
+        }
+        for (double& v : w) sum += (v = std::exp(v - mx));
+        for (int64_t t = 0; t < c; ++t)
+          for (int64_t e = 0; e < hd; ++e)
+            o[(i * c + s) * in + h * hd + e] += w[t] / sum * qkv[(i * c + t) * 3 * in + 2 * in + h * hd + e];
+      }
+  ref::Vec h = ref::Linear(o, in, p.at(b + "attn.c_proj.weight"), {});
+  for (size_t k = 0; k < h.size(); ++k) h[k] += x[k];
+  ref::Vec f = ref::Linear(ref::RmsNorm(h, in, p.at(b + "ffn_norm.weight"), eps), in, p.at(b + "ffn.linear_1.weight"), {});
+  for (double& v : f) v = ref::Gelu(v, false);
+  ref::Vec y = ref::Linear(f, f.size() / (n * c), p.at(b + "ffn.linear_2.weight"), {});
+  if (residual && in == out)
+    for (size_t k = 0; k < y.size(); ++k) y[k] += h[k];
+  return y;
+}
+
+struct Dims {
+  int64_t chunk = 4, byte_dim = 8, heads = 2, d_model = 8;
+};
+
+LayerBuildContext ContextFor(ParamStore& s, const Tokenizer* tok, const Dims& d) {
+  return {&s, d.d_model, 64, "m", "m", 0.02f, 0, 0, tok, tok->vocab_size()};
+}
+
+LayerPtr BuildPluginLayer(ParamStore& s, const std::string& text, const Tokenizer* tok, const Dims& d) {
+  proto::LayerSpec spec;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &spec)) << text;
+  return BuildLayer(spec, ContextFor(s, tok, d));
+}
+
+// Encoder: {out 12 ffn 16} {out 12 ffn 8} {out 8 ffn 8}: a width change, one kept, back to d_model.
+ref::Vec EncoderRef(const ref::Vec& ids, const ref::Params& p, int64_t b, int64_t s, const Dims& d, bool masked,
+                    bool residual) {
+  const int64_t n = b * s, c = d.chunk;
+  ref::Vec x(n * c * d.byte_dim);
+  for (int64_t r = 0; r < n * c; ++r)
+    for (int64_t e = 0; e < d.byte_dim; ++e)
+      x[r * d.byte_dim + e] = p.at("m.byte_token_embedder.weight")[static_cast<int64_t>(ids[r]) * d.byte_dim + e] +
+                              p.at("m.pos_encoder.pe.weight")[(r % c) * d.byte_dim + e];
+  x = ByteBlockRef(x, n, c, d.byte_dim, 12, d.heads, 1e-6, residual, p, "m.transformer.0.");
+  x = ByteBlockRef(x, n, c, 12, 12, d.heads, 1e-6, residual, p, "m.transformer.1.");
+  x = ByteBlockRef(x, n, c, 12, 8, d.heads, 1e-6, residual, p, "m.transformer.2.");
+  ref::Vec y(n * 8, 0.0);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t real = 0;
+    for (int64_t k = 0; k < c; ++k) real += !masked || ids[i * c + k] != 256;
+    for (int64_t k = 0; k < c; ++k)
+      if (!masked || ids[i * c + k] != 256)
+        for (int64_t e = 0; e < 8; ++e) y[i * 8 + e] += x[(i * c + k) * 8 + e] / real;
+  }
+  return y;
+}
+
+TEST(BytePooling, EncoderMatchesItsReference) {
+  auto tok = Chunks(4);
+  const Dims d;
+  // Upstream's form, and both options at once.
+  for (const auto& [pooling, residual] : std::vector<std::pair<const char*, const char*>>{
+           {"MEAN_ALL_SLOTS", "FFN_RESIDUAL_NEVER"}, {"MEAN_MASKED", "FFN_RESIDUAL_WHEN_WIDTH_KEPT"}}) {
+      const std::string text = std::string("[tinylm.plugins.byte_pool_encoder] { byte_dim: 8 heads: 2 pooling: ") + pooling +
+                               " ffn_residual: " + residual + " block { out: 12 ffn: 16 } block { out: 12 ffn: 8 } block { out: 8 ffn: 8 } }";
+      const bool masked = std::string(pooling) == "MEAN_MASKED", res = std::string(residual) != "FFN_RESIDUAL_NEVER";
+      LayerCase c{text, [&](ParamStore& s) { return BuildPluginLayer(s, text, tok.get(), d); }, {2, 3 * d.chunk},
+                  [&](const ref::Vec& ids, const ref::Params& p) { return EncoderRef(ids, p, 2, 3, d, masked, res); }};
+      c.vocab = 258;
+      c.check_decode = false;     // positions are chunks of ids: decode is checked at model level
+      c.check_causality = false;  // output chunk t/C depends on ids up to the end of its chunk
+      CheckLayer(c);
+    }
+}
+
+// Masked pooling ignores padding: a chunk's vector depends only on its real bytes' outputs.
+TEST(BytePooling, MaskedPoolingAveragesOnlyRealBytes) {
+  auto tok = Chunks(4);
+  const Dims d;
+  const std::string text = "[tinylm.plugins.byte_pool_encoder] { byte_dim: 8 heads: 2 pooling: MEAN_MASKED "
+                           "block { out: 12 ffn: 16 } block { out: 12 ffn: 8 } block { out: 8 ffn: 8 } }";
+  ParamStore s;
+  LayerPtr enc = BuildPluginLayer(s, text, tok.get(), d);
+  s.Allocate(3);
+  SetTestValues(s, 3);
+  Tensor ids = Tensor::Empty({1, 8}, DType::kS32);
+  const int32_t v[8] = {'a', 'b', 256, 256, 257, 256, 256, 256};
+  std::copy(v, v + 8, ids.s32());
+  ref::Params p;
+  for (const auto& q : s.params()) p[q->name] = ref::Vec(q->value.f32(), q->value.f32() + q->numel());
+  Context ctx(1, 1);
+  const Tensor y = enc->Forward(ctx, ids, Mode::kEval);
+  const ref::Vec want = EncoderRef(ref::Vec(v, v + 8), p, 1, 2, d, true, false);
+  for (int64_t i = 0; i < y.numel(); ++i) EXPECT_NEAR(y.f32()[i], want[i], 1e-5);
+}
+
+ref::Vec DecoderRef(const ref::Vec& x, const ref::Params& p, int64_t b, int64_t s, const Dims& d, bool twice) {
+  const int64_t n = b * s, c = d.chunk, bd = d.byte_dim;
+  ref::Vec y = ref::Linear(x, d.d_model, p.at("m.projection.weight"), {});
+  for (int64_t r = 0; r < n * c; ++r)
+    for (int64_t e = 0; e < bd; ++e) {
+      double& v = y[r * bd + e];
+      v = (twice ? 2 * v : v) + p.at("m.pos_encoder.pe.weight")[(r % c) * bd + e];
+    }
+  for (int i = 0; i < 2; ++i) y = ByteBlockRef(y, n, c, bd, bd, d.heads, 1e-6, false, p, "m.transformer." + std::to_string(i) + ".");
+  return ref::Linear(y, bd, p.at("m.lm_head.weight"), {});
+}
+
+TEST(BytePooling, DecoderMatchesItsReference) {
+  auto tok = Chunks(4);
+  const Dims d;
+  for (const char* position : {"TWICE_X_PLUS_P", "X_PLUS_P"}) {
+    const std::string text = std::string("[tinylm.plugins.byte_pool_decoder] { byte_dim: 8 heads: 2 blocks: 2 ffn: 12 position: ") +
+                             position + " }";
+    const bool twice = std::string(position) == "TWICE_X_PLUS_P";
+    LayerCase c{text, [&](ParamStore& s) { return BuildPluginLayer(s, text, tok.get(), d); }, {2, 3, d.d_model},
+                [&](const ref::Vec& x, const ref::Params& p) { return DecoderRef(x, p, 2, 3, d, twice); }};
+    CheckLayer(c);
   }
 }
 

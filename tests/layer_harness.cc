@@ -45,6 +45,7 @@ void CheckLayer(const LayerCase& c) {
   opt.vocab = c.vocab;
   opt.seed = c.seed;
   opt.check_decode = c.check_decode;
+  opt.check_causality = c.check_causality;
   opt.check_flop_scaling = c.check_flop_scaling;
   const LayerCheckReport generic = CheckLayerGeneric(c.make, opt);
   for (const auto& check : generic.checks) EXPECT_TRUE(check.ok) << check.name << ": " << check.detail;

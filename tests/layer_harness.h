@@ -21,6 +21,7 @@ struct LayerCase {
   double forward_tol = 3e-5; // max |y - ref| / max |ref|
   double grad_tol = 2e-3;    // analytic vs finite differences of the reference (relative)
   bool check_decode = true;
+  bool check_causality = true;  // off when outputs are not aligned with inputs in time
   bool check_flop_scaling = true;
   uint64_t seed = 1;
 };

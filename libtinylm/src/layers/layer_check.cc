@@ -272,7 +272,8 @@ LayerCheckReport CheckLayerGeneric(const LayerMaker& make, const LayerCheckOptio
     for (int64_t pos = first; pos < t; ++pos)
       pieces.push_back(layer->Step(ctx, SliceTime(x, pos, pos + 1), pos, state.get()).Clone());
     double err = 0, scale = 1e-6;
-    const int64_t inner = full.numel() / (b * t);
+    // Along the output's time axis (a layer may emit several rows per input position).
+    const int64_t tf = full.dim(1), inner = full.numel() / (b * tf);
     for (int64_t i = 0; i < full.numel(); ++i) scale = std::max(scale, static_cast<double>(std::fabs(full.f32()[i])));
     for (int64_t bi = 0; bi < b; ++bi) {
       int64_t t0 = 0;
@@ -281,7 +282,7 @@ LayerCheckReport CheckLayerGeneric(const LayerMaker& make, const LayerCheckOptio
         for (int64_t ti = 0; ti < tl; ++ti)
           for (int64_t j = 0; j < inner; ++j)
             err = std::max(err, static_cast<double>(std::fabs(piece.f32()[(bi * tl + ti) * inner + j] -
-                                                              full.f32()[(bi * t + t0 + ti) * inner + j])));
+                                                              full.f32()[(bi * tf + t0 + ti) * inner + j])));
         t0 += tl;
       }
     }
