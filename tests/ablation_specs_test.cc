@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 
+#include "tinylm/data/tokenizer.h"
 #include "tinylm/model/model.h"
 #include "tinylm/plugins/plugin_manager.h"
 #include "tinylm/experiments/spec.h"
@@ -23,7 +24,18 @@ int64_t KnownVocab(const proto::ExperimentSpec& spec) {
     const auto& cfg = t.GetReflection()->GetMessage(t, ext);
     return cfg.GetReflection()->GetInt32(cfg, cfg.GetDescriptor()->FindFieldByName("vocab_size"));
   }
+  if (ext && ext->full_name() == "tinylm.plugins.byte_chunks") return 258;
   return 0;
+}
+
+// The byte-pooling chunk tokenizer of the spec (its layers need its chunk size), or null.
+std::unique_ptr<Tokenizer> ChunkTokenizerOf(const proto::ExperimentSpec& spec) {
+  const proto::TokenizerSpec& t = spec.tokenizer();
+  const auto* ext = t.ByteSizeLong() ? SetExtension(t) : nullptr;
+  if (!ext || ext->full_name() != "tinylm.plugins.byte_chunks") return nullptr;
+  const auto& cfg = t.GetReflection()->GetMessage(t, ext);
+  const int chunk = cfg.GetReflection()->GetInt32(cfg, cfg.GetDescriptor()->FindFieldByName("chunk_bytes"));
+  return LoadTokenizer("byte_chunks " + std::to_string(chunk) + " 0");
 }
 
 TEST(AblationSpecs, EveryFileLoadsBuildsAndKeepsItsCount) {
@@ -35,7 +47,11 @@ TEST(AblationSpecs, EveryFileLoadsBuildsAndKeepsItsCount) {
       {"delta_option_b_glorot", 284184}, {"delta_option_c", 284184},        {"delta_option_c_glorot", 284184},
       {"delta_vs_attention", 284160},    {"delta_option_c_vs_attention", 284160}, {"transformer_1m_bitlinear", 1007296},
       {"tiny_tiny_stories", 998784},     {"micromixer_bitlinear", 965184},  {"tts_spm_vs_byte", 1006976},
-      {"tts_bitlinear_off", 998784},     {"tts_act_quant_off", 998784}};
+      {"tts_bitlinear_off", 998784},     {"tts_act_quant_off", 998784},
+      // Super Tiny Language Models at ~1M (docs/results/stlm.md): byte pooling and its variants,
+      // the token-level baseline matched to it.
+      {"stlm_byte_pool_1m", 1010112},    {"stlm_mean_masked", 1010112},     {"stlm_no_aux", 1010112},
+      {"stlm_ffn_sharing", 999872},      {"stlm_token_1m", 1010816},        {"stlm_untied", 1141888}};
   int files = 0;
   std::map<std::string, bool> seen;
   for (const auto& entry : std::filesystem::directory_iterator(std::string(TINYLM_SOURCE_DIR) + "/ablations")) {
@@ -51,7 +67,8 @@ TEST(AblationSpecs, EveryFileLoadsBuildsAndKeepsItsCount) {
       const int64_t vocab = KnownVocab(*arm);
       if (vocab == 0) continue;
       std::unique_ptr<LanguageModel> model;
-      ASSERT_NO_THROW(model = BuildModel(arm->model(), vocab));
+      const std::unique_ptr<Tokenizer> chunks = ChunkTokenizerOf(*arm);
+      ASSERT_NO_THROW(model = BuildModel(arm->model(), vocab, chunks.get()));
       if (arm == &rs.variant() && exact.count(name)) {
         EXPECT_EQ(model->NumParams(), exact.at(name));
         seen[name] = true;

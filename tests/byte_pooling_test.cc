@@ -9,10 +9,13 @@
 
 #include "golden_file.h"
 #include "layer_harness.h"
+#include "temp_dir.h"
 #include "tinylm/data/data.h"
 #include "tinylm/experiments/spec.h"
 #include "tinylm/layers/layer_check.h"
 #include "tinylm/model/generate.h"
+#include "tinylm/training/trainer.h"
+#include "tinylm/experiments/experiment.h"
 #include "tinylm/plugins/plugin_manager.h"
 
 namespace tinylm::testing {
@@ -279,6 +282,125 @@ TEST(BytePooling, DecoderMatchesItsReference) {
                 [&](const ref::Vec& x, const ref::Params& p) { return DecoderRef(x, p, 2, 3, d, twice); }};
     CheckLayer(c);
   }
+}
+
+}  // namespace
+}  // namespace tinylm::testing
+
+namespace tinylm::testing {
+namespace {
+
+// A small byte-pooling model (chunks of 4, d_model 16) with a reconstruction head.
+constexpr char kSmallModel[] = R"(
+  d_model: 16 context: 32 tie_embeddings: false reconstruction_weight: 1
+  embedding { [tinylm.plugins.byte_pool_encoder] { byte_dim: 8 heads: 2 block { out: 16 ffn: 16 } } }
+  block { count: 2
+    layer { residual { norm { rmsnorm {} } mixer { attention { heads: 2 rope { style: INTERLEAVED } } } } }
+    layer { residual { norm { rmsnorm {} } mixer { swiglu { hidden: 24 } } } } }
+  head { [tinylm.plugins.byte_pool_decoder] { byte_dim: 8 heads: 2 blocks: 1 ffn: 16 } }
+)";
+
+std::unique_ptr<LanguageModel> SmallModel(const Tokenizer& tok) {
+  proto::ModelSpec spec;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(kSmallModel, &spec));
+  auto m = BuildModel(spec, tok.vocab_size(), &tok);
+  m->store().Allocate(9);
+  SetTestValues(m->store(), 9);
+  return m;
+}
+
+// Chunk-by-chunk decode (encoder state advancing by chunks, the core's KV cache, the decoder per
+// position) equals the full forward, and generation emits whole chunks.
+TEST(BytePooling, DecodeChunkByChunkEqualsTheFullForward) {
+  auto tok = Chunks(4);
+  auto m = SmallModel(*tok);
+  Context ctx(1, 1);
+  const std::vector<int32_t> ids = tok->Encode("Once upon a time, a small dog ran home.");
+  const int64_t n = static_cast<int64_t>(ids.size()) / 4;
+  ASSERT_GE(n, 6);
+  Tensor all = Tensor::Empty({1, n * 4}, DType::kS32);
+  std::copy(ids.begin(), ids.end(), all.s32());
+  const Tensor full = m->Forward(ctx, all, Mode::kEval).Clone();
+  auto state = m->net().NewDecodeState(1, m->context());
+  double err = 0;
+  for (int64_t pos = 0; pos < n;) {
+    const int64_t len = pos == 0 ? 3 : 1;  // a prompt of 3 chunks, then one at a time
+    Tensor x = Tensor::Empty({1, len * 4}, DType::kS32);
+    std::copy(ids.begin() + pos * 4, ids.begin() + (pos + len) * 4, x.s32());
+    const Tensor y = m->net().Step(ctx, x, pos, state.get());
+    ASSERT_EQ(y.dim(1), len * 4);
+    for (int64_t i = 0; i < y.numel(); ++i)
+      err = std::max(err, static_cast<double>(std::fabs(y.f32()[i] - full.f32()[pos * 4 * 258 + i])));
+    pos += len;
+  }
+  EXPECT_LE(err, 1e-4);
+  SamplingOptions o;
+  o.max_tokens = 5;
+  o.stop_at_end_of_text = false;
+  const std::vector<int32_t> out = Generate(ctx, *m, *tok, tok->Encode("Once upon"), o);
+  ASSERT_EQ(out.size(), 20u) << "five whole chunks";
+  for (size_t i = 0; i < out.size(); i += 4) EXPECT_LT(out[i], 256) << "a generated chunk starts with a byte";
+}
+
+// BLiMP's batched sentence scores with a grouped tokenizer: the sum over every id of the chunks
+// after the end-of-text chunk, equal to one forward's cross-entropy over the same targets.
+TEST(BytePooling, SentenceLogProbsScoreWholeChunks) {
+  auto tok = Chunks(4);
+  auto m = SmallModel(*tok);
+  Context ctx(2, 1);
+  const std::vector<std::string> texts = {"The cat sat.", "Who did she see?", "Hi", "A dog ran far away."};
+  const std::vector<double> batched = SentenceLogProbs(ctx, *m, *tok, texts, 3);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    std::vector<int32_t> s = SpecialGroup(*tok, "<|endoftext|>");
+    for (int32_t id : tok->Encode(texts[i])) s.push_back(id);
+    const int64_t len = static_cast<int64_t>(s.size()) - 4;
+    Tensor in = Tensor::Empty({1, len}, DType::kS32), target = Tensor::Empty({1, len}, DType::kS32);
+    std::copy(s.begin(), s.end() - 4, in.s32());
+    std::copy(s.begin() + 4, s.end(), target.s32());
+    const LossResult r = CrossEntropy(m->Forward(ctx, in, Mode::kEval), target, Tensor(), Tensor());
+    EXPECT_NEAR(batched[i], -r.ce_sum, 2e-4 * r.ce_sum) << texts[i];
+  }
+}
+
+// A whole byte-pooling spec trains, ignores end-of-text targets, logs the reconstruction loss,
+// samples chunk by chunk and scores BLiMP from the spec's eval.
+TEST(BytePooling, SpecTrainsWithReconstructionAndScoresBlimp) {
+  TempDir dir;
+  dir.Write("train.txt", TinyStories(40));
+  dir.Write("val.txt", TinyStories(8, 1));
+  dir.Write("blimp/a.jsonl",
+            "{\"sentence_good\": \"The cat sat.\", \"sentence_bad\": \"The cat sit.\", \"field\": \"morphology\", "
+            "\"linguistics_term\": \"agreement\", \"UID\": \"a\"}\n"
+            "{\"sentence_good\": \"Dogs bark.\", \"sentence_bad\": \"Dogs barks.\", \"field\": \"morphology\", "
+            "\"linguistics_term\": \"agreement\", \"UID\": \"a\"}\n");
+  dir.Write("blimp/b.jsonl",
+            "{\"sentence_good\": \"Who ran?\", \"sentence_bad\": \"Who ran it ran?\", \"field\": \"syntax\", "
+            "\"linguistics_term\": \"island\", \"UID\": \"b\"}\n");
+  const std::string spec = std::string("name: \"bp\" seeds: [1] plugins: [\"byte_pooling\"]\n") +
+                           "tokenizer { [tinylm.plugins.byte_chunks] { chunk_bytes: 4 } }\nmodel {" + kSmallModel + "}\n" +
+                           "data { train { path: \"train.txt\" } validation { path: \"val.txt\" } }\n"
+                           "stages { tokens: 4096 batch_size: 4 seq_len: 64 ignore_targets: \"<|endoftext|>\" }\n"
+                           "eval { interval_steps: 0 max_tokens: 2048 sample_tokens: 6 blimp { pairs_per_phenomenon: 1 batch: 2 } }\n";
+  const Experiment e = PrepareExperiment(LoadSpec(dir.Write("bp.pbtxt", spec)), false, dir.path());
+  ASSERT_EQ(e.blimp_pairs->size(), 2u) << "the first pair of each phenomenon";
+  Batch b;
+  Tensor ones;
+  DrawTrainingBatch(e.stages[0], 0, 1, 0, &b, &ones);
+  for (int64_t i = 0; i < b.targets.numel(); ++i) {
+    EXPECT_EQ(b.weights.f32()[i], b.targets.s32()[i] == 257 ? 0.0f : 1.0f);
+    EXPECT_EQ(b.input_weights.f32()[i], b.inputs.s32()[i] == 257 ? 0.0f : 1.0f);
+  }
+  RunOptions o;
+  o.seed = 1;
+  o.dir = dir.path() + "/run";
+  o.threads = 2;
+  const proto::RunSummary r = TrainRun(e, o);
+  EXPECT_TRUE(std::isfinite(r.val_bpb()) && r.val_bpb() > 0);
+  ASSERT_EQ(r.extra_metrics().count("blimp_accuracy"), 1u);
+  EXPECT_EQ(r.extra_metrics().count("blimp_accuracy_morphology"), 1u);
+  EXPECT_NE(dir.Read("run/blimp.md").find("| overall |"), std::string::npos);
+  EXPECT_NE(dir.Read("run/metrics.jsonl").find("\"reconstruction_loss\":"), std::string::npos);
+  EXPECT_EQ(r.samples(0).text().find('\0'), std::string::npos);
 }
 
 }  // namespace

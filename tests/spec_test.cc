@@ -110,6 +110,21 @@ TEST_F(SpecErrors, SequenceLongerThanContext) {
                               "(model.context)");
 }
 
+TEST_F(SpecErrors, StlmOptions) {
+  EXPECT_EQ(Error(Spec("seq_len: 16 }", "seq_len: 16 ignore_targets: \"<|pad|>\" }")),
+            P("spec.pbtxt") + ":17:49: stages[0].ignore_targets[0]: the bytes tokenizer has no special token '<|pad|>'");
+  EXPECT_EQ(Error(Spec("count: 1", "count: 1 share_ffn: true")), "");
+  const std::string no_mlp = Spec("    layer { residual { norm { rmsnorm {} } mixer { swiglu { hidden: 24 } } } }\n", "");
+  EXPECT_NE(Error(std::string(no_mlp).replace(no_mlp.find("count: 1"), 8, "count: 1 share_ffn: true"))
+                .find("model.block.share_ffn: the block has no MLP branch"),
+            std::string::npos);
+  EXPECT_NE(Error(Spec("seq_len: 16 }", "seq_len: 16 }\neval { blimp { path: \"no_such_dir\" } }")).find(
+                "eval.blimp.path: " + P("no_such_dir") + ": not a directory (BLiMP data)"),
+            std::string::npos);
+  EXPECT_NE(Error(Spec("d_model: 16", "d_model: 16 reconstruction_weight: -1")).find("model.reconstruction_weight: must be"),
+            std::string::npos);
+}
+
 TEST_F(SpecErrors, UnknownLayerType) {
   // Core layer types are fields: an unknown one is a parse error at its position.
   const std::string e = Error(Spec("swiglu { hidden: 24 }", "swishglu { hidden: 24 }"));

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace tinylm::testing {
@@ -20,6 +21,11 @@ class TempDir {
     std::filesystem::create_directories(std::filesystem::path(p).parent_path());
     std::ofstream(p, std::ios::binary) << text;
     return p;
+  }
+  // The whole of file `name` ("" if missing).
+  std::string Read(const std::string& name) const {
+    std::ifstream f(path_ + "/" + name, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
   }
 
  private:

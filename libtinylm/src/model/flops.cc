@@ -31,6 +31,12 @@ ModelFlops CountModelFlops(Context& ctx, LanguageModel& model, int64_t batch, in
   }
   // Softmax cross-entropy: about 5 per logit forward and 2 backward.
   f.training = 3.0 * f.forward + 7.0 * static_cast<double>(logits.numel());
+  if (Layer* head = model.reconstruction_head()) {
+    // Training also decodes the embedding's output (forward, backward and its cross-entropy).
+    const Tensor e = model.net().layers()[0]->Forward(ctx, ids, Mode::kEval);
+    const Tensor aux = head->Forward(ctx, e, Mode::kEval);
+    f.training += 3.0 * head->ForwardFlops() + 7.0 * static_cast<double>(aux.numel());
+  }
   return f;
 }
 

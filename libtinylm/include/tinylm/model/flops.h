@@ -9,7 +9,8 @@ namespace tinylm {
 
 struct ModelFlops {
   double forward = 0;   // one forward over the whole batch (logits included, loss excluded)
-  double training = 0;  // forward + backward (counted as 2x forward) + cross-entropy
+  double training = 0;  // forward + backward (counted as 2x forward) + cross-entropy, and the
+                        // reconstruction head's pass when the model has one
   int64_t tokens = 0;   // batch * seq_len
   double forward_per_token() const { return forward / static_cast<double>(tokens); }
   double training_per_token() const { return training / static_cast<double>(tokens); }
