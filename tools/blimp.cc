@@ -2,6 +2,7 @@
 // the grammatical sentence of each minimal pair must get the strictly higher log-probability.
 //
 //   tinylm-blimp runs/<...>/checkpoint.bin [--data-dir DIR] [--phenomena] [--batch 64] [--threads 0]
+//                [--pairs-per-phenomenon N]
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
@@ -24,11 +25,13 @@ void Row(const BlimpScore& s) {
 int main(int argc, char** argv) {
   po::options_description opts("Usage: tinylm-blimp CHECKPOINT|PACKED_MODEL [options]\n\nOptions");
   std::string model_path, data_dir;
-  int64_t batch = 64;
+  int64_t batch = 64, per_phenomenon = 0;
   int threads = 0;
   opts.add_options()("help,h", "show this help")
       ("data-dir", po::value(&data_dir), "data directory holding blimp/ (default: $TINYLM_DATA_DIR or ../shared/data)")
       ("batch", po::value(&batch)->default_value(64), "sentences per forward")
+      ("pairs-per-phenomenon", po::value(&per_phenomenon)->default_value(0),
+       "score only the first N pairs of each phenomenon (0 = all 1,000; eval.blimp.pairs_per_phenomenon)")
       ("threads", po::value(&threads)->default_value(0), "threads (0 = all cores)")
       ("phenomena", "also print all 67 phenomena");
   po::variables_map vm;
@@ -39,7 +42,9 @@ int main(int argc, char** argv) {
   }
   try {
     if (batch < 1) throw std::invalid_argument("--batch must be at least 1");
-    const std::vector<BlimpPair> pairs = LoadBlimp(ResolveDataDir(data_dir) + "/blimp");
+    if (per_phenomenon < 0) throw std::invalid_argument("--pairs-per-phenomenon must not be negative");
+    const std::vector<BlimpPair> pairs =
+        FirstPairsOfEachPhenomenon(LoadBlimp(ResolveDataDir(data_dir) + "/blimp"), per_phenomenon);
     PackedModelFile file = LoadModelFile(model_path);
     Context ctx(threads, 1);
     const BlimpResult r = EvaluateBlimp(ctx, *file.model, *file.tokenizer, pairs, batch);
