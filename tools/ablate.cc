@@ -87,6 +87,28 @@ int ListPlugins() {
   return 0;
 }
 
+// Text bytes per token of the first stage's training stream; for a grouped tokenizer (byte
+// pooling) per position, and how full its chunks are (a chunk's real bytes, histogram).
+void PrintTokenization(const Experiment& e) {
+  const PreparedStage& st = e.stages[0];
+  if (st.chat_train || st.train.tokens.empty()) return;
+  const Tokenizer& tok = *e.tokenizer;
+  const int64_t g = st.train.group, positions = static_cast<int64_t>(st.train.tokens.size()) / g;
+  std::printf("\n\ntokenization: %lld text bytes in %lld %s (%.3f bytes per %s)", static_cast<long long>(st.train.text_bytes),
+              static_cast<long long>(positions), g > 1 ? "chunks" : "tokens",
+              static_cast<double>(st.train.text_bytes) / std::max<int64_t>(1, positions), g > 1 ? "chunk" : "token");
+  if (g == 1) return;
+  std::vector<int64_t> hist(g + 1, 0);
+  for (int64_t p = 0; p < positions; ++p) {
+    int64_t bytes = 0;
+    for (int64_t k = 0; k < g; ++k) bytes += tok.TokenBytes(st.train.tokens[p * g + k]);
+    ++hist[bytes];
+  }
+  std::printf("; chunks by real bytes:");
+  for (int64_t b = 0; b <= g; ++b)
+    if (hist[b]) std::printf(" %lld:%.2f%%", static_cast<long long>(b), 100.0 * hist[b] / positions);
+}
+
 int Main(int argc, char** argv) {
   po::options_description opts("Usage: ablate SPEC [options]\n\nOptions");
   std::string spec_path, out_dir, data_dir;
@@ -167,6 +189,7 @@ int Main(int argc, char** argv) {
                   st.spec.name().c_str(), static_cast<long long>(st.steps), st.spec.batch_size(), st.spec.seq_len(),
                   static_cast<long long>(st.train_documents), static_cast<long long>(st.dropped_overlap),
                   static_cast<long long>(st.val_documents));
+    PrintTokenization(variant);
     {
       const std::vector<StageCompute> vc = ComputeOf(variant);
       std::vector<StageCompute> bc;
