@@ -13,7 +13,9 @@
 #include "tinylm/data/data.h"
 #include "tinylm/experiments/spec.h"
 #include "tinylm/layers/layer_check.h"
+#include "tinylm/evaluation/blimp.h"
 #include "tinylm/model/generate.h"
+#include "tinylm/model/packed.h"
 #include "tinylm/training/trainer.h"
 #include "tinylm/experiments/experiment.h"
 #include "tinylm/plugins/plugin_manager.h"
@@ -401,6 +403,14 @@ TEST(BytePooling, SpecTrainsWithReconstructionAndScoresBlimp) {
   EXPECT_NE(dir.Read("run/blimp.md").find("| overall |"), std::string::npos);
   EXPECT_NE(dir.Read("run/metrics.jsonl").find("\"reconstruction_loss\":"), std::string::npos);
   EXPECT_EQ(r.samples(0).text().find('\0'), std::string::npos);
+
+  // tinylm-blimp's path: the checkpoint alone rebuilds the grouped tokenizer and the model (the
+  // plugin layers need the tokenizer's chunk size) and scores as the run did.
+  PackedModelFile file = LoadModelFile(dir.path() + "/run/checkpoint.bin");
+  ASSERT_EQ(file.tokenizer->group_size(), 4);
+  Context ctx(1, 1);
+  const BlimpResult again = EvaluateBlimp(ctx, *file.model, *file.tokenizer, *e.blimp_pairs, 2);
+  EXPECT_DOUBLE_EQ(again.overall.accuracy(), r.extra_metrics().at("blimp_accuracy"));
 }
 
 }  // namespace

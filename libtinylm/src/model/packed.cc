@@ -148,7 +148,7 @@ PackedModelFile LoadModelFile(const std::string& path) {
   // ParseSpecText loads the plugins the embedded spec names (layers, tokenizer) first.
   out.spec = ParseSpecText(h.spec_text(), path + " (embedded spec)");
   out.tokenizer = LoadTokenizer(h.tokenizer());
-  out.model = BuildModel(out.spec.message.model(), out.tokenizer->vocab_size());
+  out.model = BuildModel(out.spec.message.model(), out.tokenizer->vocab_size(), out.tokenizer.get());
   out.model->store().Allocate(0);
   LoadCheckpoint(path, &out.model->store());
   return out;
@@ -180,7 +180,7 @@ PackedModelFile LoadPackedModel(const std::string& path) {
   // ParseSpecText loads the plugins the embedded spec names (layers, tokenizer) first.
   out.spec = ParseSpecText(pm.spec_text(), path + " (embedded spec)");
   out.tokenizer = LoadTokenizer(pm.tokenizer());
-  out.model = BuildModel(out.spec.message.model(), out.tokenizer->vocab_size());
+  out.model = BuildModel(out.spec.message.model(), out.tokenizer->vocab_size(), out.tokenizer.get());
   ParamStore& store = out.model->store();
   store.AllocateValuesOnly();
   const PackedReader reader(&pm, path);
