@@ -2,7 +2,7 @@
 # The BLiMP column of the seed systems' results pages (docs/results/{tmlm,micromixer,delta,
 # bitnet}.md): each system's baseline spec trained as on its page (same budget, seeds 1 and 2) and
 # scored on the first 200 pairs of each of BLiMP's 67 phenomena (13,400 pairs) at the end of
-# training. About 45 minutes on 2 cores.
+# training. About 30 minutes (27 measured with --threads 1).
 #   tools/blimp_seed_systems.sh [extra ablate options]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
