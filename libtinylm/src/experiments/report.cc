@@ -11,6 +11,8 @@
 #include <functional>
 #include <set>
 
+#include "tinylm/evaluation/embedding_spread.h"
+
 namespace tinylm {
 
 Stats Summarize(const std::vector<double>& v) {
@@ -54,6 +56,7 @@ struct Metric {
   int decimals;
   bool lower_is_better;
   bool per_token = false;  // meaningless across different tokenizers
+  bool directional = true;  // false: a diagnostic, the difference is not labeled better or worse
 };
 
 std::vector<Metric> Metrics(const Comparison& c) {
@@ -66,6 +69,7 @@ std::vector<Metric> Metrics(const Comparison& c) {
       {"val bits/byte", [](const proto::RunSummary& r) { return r.val_bpb(); }, 4, true},
       {"val accuracy", [](const proto::RunSummary& r) { return r.val_accuracy(); }, 4, false, true},
       {"sample repetition", [](const proto::RunSummary& r) { return r.repetition(); }, 3, true},
+      {"embedding spread", [](const proto::RunSummary& r) { return r.embedding_spread(); }, 4, false, false, false},
   };
   // Evaluator metrics (plugins), in name order; direction guessed from the name for labels.
   std::set<std::string> extra;
@@ -134,7 +138,7 @@ std::vector<std::vector<std::string>> Rows(const Comparison& c) {
         diff += " [" + Signed(d.mean - d.half_width, m.decimals) + ", " + Signed(d.mean + d.half_width, m.decimals) + "]";
         const bool sig = d.mean - d.half_width > 0 || d.mean + d.half_width < 0;
         if (m.per_token && !c.same_tokenizer) diff += "  (per token: tokenizers differ)";
-        else if (sig) diff += (d.mean < 0) == m.lower_is_better ? "  better" : "  worse";
+        else if (sig && m.directional) diff += (d.mean < 0) == m.lower_is_better ? "  better" : "  worse";
       } else {
         diff += " [n/a: 1 seed]";
       }
@@ -154,6 +158,21 @@ std::string Pad(const std::string& s, size_t w) { return s + std::string(w > Wid
 
 }  // namespace
 
+std::vector<std::string> CollapseWarnings(const Comparison& c) {
+  std::vector<std::string> out;
+  auto scan = [&](const std::vector<proto::RunSummary>& runs, const std::string& arm) {
+    for (const auto& r : runs)
+      if (r.has_embedding_spread() && r.embedding_spread() < kCollapsedEmbeddingSpread)
+        out.push_back(absl::StrFormat(
+            "%s seed %d: the embedding's output hardly depends on the input (embedding spread %.2g < %g): the model "
+            "learned per-position marginals, not the text; its loss and accuracy say nothing about the design.",
+            arm, r.seed(), r.embedding_spread(), kCollapsedEmbeddingSpread));
+  };
+  scan(c.baseline, "baseline");
+  scan(c.variant, c.baseline.empty() ? "run" : "variant");
+  return out;
+}
+
 std::string ComparisonTable(const Comparison& c) {
   const auto rows = Rows(c);
   const std::string note = c.same_tokenizer ? "" : "Tokenizers differ: per-token loss and accuracy are not comparable; compare bits per byte.\n";
@@ -169,6 +188,7 @@ std::string ComparisonTable(const Comparison& c) {
       out += "\n";
     }
   }
+  for (const std::string& w : CollapseWarnings(c)) out += "Warning: " + w + "\n";
   return out + note;
 }
 
@@ -258,6 +278,7 @@ std::string ReportMarkdown(const Comparison& c, const std::string& command) {
     md += "| " + absl::StrJoin(rows[k], " | ") + " |\n";
     if (k == 0) md += "|" + absl::StrJoin(std::vector<std::string>(rows[k].size(), "---"), "|") + "|\n";
   }
+  for (const std::string& w : CollapseWarnings(c)) absl::StrAppend(&md, "\n**Warning**: ", w, "\n");
   if (!c.same_tokenizer)
     absl::StrAppend(&md, "\n**Tokenizers differ**: per-token loss and accuracy are not comparable; compare bits per byte.\n");
   absl::StrAppend(&md, "\nMeans ± standard deviation over seeds; the difference is paired by seed with a 95% "

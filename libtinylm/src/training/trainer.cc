@@ -5,6 +5,7 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tinylm/evaluation/embedding_spread.h"
 #include "tinylm/model/checkpoint.h"
 #include "tinylm/model/generate.h"
 
@@ -46,7 +48,10 @@ double Log2Ratio(double nats_sum, int64_t bytes) { return bytes > 0 ? nats_sum /
 struct EvalAccumulator {
   double ce = 0;
   int64_t count = 0, correct = 0, bytes = 0;
+  double spread = -1;
   void Add(Context& ctx, LanguageModel& model, const Tokenizer& tok, const Batch& b) {
+    // First: Forward below reuses the pooled buffer the embedding's output lives in.
+    if (spread < 0) spread = EmbeddingSpread(ctx, model, b.inputs);
     const Tensor logits = model.Forward(ctx, b.inputs, Mode::kEval);
     // Unweighted: a 0/1 mask only (weights > 0 count with weight 1).
     Tensor mask = Tensor::Empty(b.targets.shape());
@@ -66,6 +71,7 @@ struct EvalAccumulator {
     e.loss = count ? ce / count : 0;
     e.bpb = Log2Ratio(ce, bytes);
     e.accuracy = count ? static_cast<double>(correct) / count : 0;
+    e.embedding_spread = std::max(spread, 0.0);
     return e;
   }
 };
@@ -210,7 +216,8 @@ class Run {
     const EvalResult r = Evaluate(st);
     metrics_ << absl::StrCat("{\"stage\":\"", st.spec.name(), "\",\"step\":", global_step_, ",\"tokens\":", tokens_,
                              ",\"val_loss\":", Json(r.loss), ",\"val_bpb\":", Json(r.bpb),
-                             ",\"val_accuracy\":", Json(r.accuracy), "}\n");
+                             ",\"val_accuracy\":", Json(r.accuracy), ",\"embedding_spread\":", Json(r.embedding_spread),
+                             "}\n");
     metrics_.flush();
     proto::CurvePoint* p = summary_.add_val_curve();
     p->set_stage(st.spec.name());
@@ -327,6 +334,7 @@ class Run {
     r.set_val_loss(last_eval_.loss);
     r.set_val_bpb(last_eval_.bpb);
     r.set_val_accuracy(last_eval_.accuracy);
+    r.set_embedding_spread(last_eval_.embedding_spread);
     // Forgetting: the first pretraining stage's validation text after all stages.
     r.set_pretrain_val_bpb(last_eval_.bpb);
     for (size_t s = 0; s + 1 < e_.stages.size(); ++s)

@@ -35,6 +35,10 @@ struct Comparison {
   std::string speed;    // markdown table of the speed comparison (experiments/speed.h), or empty
 };
 
+// One line per run whose final embedding spread says its embedding collapsed
+// (evaluation/embedding_spread.h), naming arm and seed; shown under the table and in report.md.
+std::vector<std::string> CollapseWarnings(const Comparison& c);
+
 // The table printed by ablate.
 std::string ComparisonTable(const Comparison& c);
 // Learning curves (training loss thin, validation loss thick) of every run, by tokens seen.

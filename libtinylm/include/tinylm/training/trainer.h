@@ -23,10 +23,13 @@ struct RunOptions {
 struct EvalResult {
   double loss = 0, bpb = 0, accuracy = 0;
   int64_t tokens = 0;
+  // EmbeddingSpread (evaluation/embedding_spread.h) over the first evaluation batch.
+  double embedding_spread = 0;
 };
 
 // Unweighted cross-entropy over non-overlapping windows of a token stream (at most max_tokens
-// targets), bits per UTF-8 byte of the covered text, and next-token accuracy.
+// targets), bits per UTF-8 byte of the covered text, next-token accuracy and the embedding's
+// spread.
 EvalResult EvaluateStream(Context& ctx, LanguageModel& model, const Tokenizer& tok, const TokenStream& s,
                           int64_t batch, int64_t seq, int64_t max_tokens);
 // Held-out response loss of chat examples (masked to assistant tokens).
