@@ -402,6 +402,11 @@ TEST(BytePooling, SpecTrainsWithReconstructionAndScoresBlimp) {
   EXPECT_EQ(r.extra_metrics().count("blimp_accuracy_morphology"), 1u);
   EXPECT_NE(dir.Read("run/blimp.md").find("| overall |"), std::string::npos);
   EXPECT_NE(dir.Read("run/metrics.jsonl").find("\"reconstruction_loss\":"), std::string::npos);
+  // The encoder's spread is watched at every evaluation and summarized (the collapse of
+  // docs/results/stlm.md shows up there).
+  EXPECT_NE(dir.Read("run/metrics.jsonl").find("\"embedding_spread\":"), std::string::npos);
+  EXPECT_TRUE(r.has_embedding_spread());
+  EXPECT_GT(r.embedding_spread(), 0.0);
   EXPECT_EQ(r.samples(0).text().find('\0'), std::string::npos);
 
   // tinylm-blimp's path: the checkpoint alone rebuilds the grouped tokenizer and the model (the
