@@ -15,39 +15,6 @@
 
 namespace tinylm {
 
-Stats Summarize(const std::vector<double>& v) {
-  Stats s;
-  s.n = static_cast<int>(v.size());
-  if (v.empty()) return s;
-  for (double x : v) s.mean += x;
-  s.mean /= s.n;
-  if (s.n > 1) {
-    double ss = 0;
-    for (double x : v) ss += (x - s.mean) * (x - s.mean);
-    s.sd = std::sqrt(ss / (s.n - 1));
-  }
-  return s;
-}
-
-double TQuantile975(int df) {
-  static const double t[] = {0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-                             2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-                             2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
-  if (df <= 0) return NAN;
-  if (df <= 30) return t[df];
-  return 1.960 + 2.5 / df;  // close to the exact quantile beyond 30
-}
-
-Difference PairedDifference(const std::vector<double>& b, const std::vector<double>& v) {
-  std::vector<double> d;
-  for (size_t i = 0; i < std::min(b.size(), v.size()); ++i) d.push_back(v[i] - b[i]);
-  const Stats s = Summarize(d);
-  Difference r;
-  r.mean = s.mean;
-  if (s.n > 1) r.half_width = TQuantile975(s.n - 1) * s.sd / std::sqrt(static_cast<double>(s.n));
-  return r;
-}
-
 namespace {
 
 struct Metric {
@@ -90,6 +57,22 @@ std::vector<Metric> Metrics(const Comparison& c) {
   return m;
 }
 
+// The comparison without diverged runs: in a paired comparison a seed is left out of both arms
+// when either arm diverged at it.
+Comparison WithoutDiverged(const Comparison& c) {
+  Comparison u = c;
+  u.baseline.clear();
+  u.variant.clear();
+  for (size_t i = 0; i < c.variant.size(); ++i) {
+    const bool base_ok = c.baseline.empty() || (i < c.baseline.size() && !c.baseline[i].has_divergence());
+    if (base_ok && !c.variant[i].has_divergence()) {
+      if (!c.baseline.empty()) u.baseline.push_back(c.baseline[i]);
+      u.variant.push_back(c.variant[i]);
+    }
+  }
+  return u;
+}
+
 std::string Num(double v, int decimals) {
   if (decimals == 0) {
     std::string s = absl::StrFormat("%.0f", v);
@@ -116,34 +99,60 @@ std::string Cell(const std::vector<proto::RunSummary>& runs, const Metric& m) {
   return Num(s.mean, m.decimals) + " ± " + Num(s.sd, m.decimals);
 }
 
-// Rows of [metric, baseline, variant, difference]; for a single experiment only [metric, value].
-std::vector<std::vector<std::string>> Rows(const Comparison& c) {
+// The verdict on one metric's paired difference: better / worse when the 95% interval excludes
+// 0, otherwise "no detectable difference"; with the smallest difference these seeds detect (power
+// 0.8) and, when not significant, how many seeds the observed difference would need.
+std::string Verdict(const Difference& d, const Metric& m, bool same_tokenizer) {
+  if (m.per_token && !same_tokenizer) return "not comparable: tokenizers differ";
+  if (d.half_width < 0) return "none: 1 seed";
+  if (!m.directional) return "diagnostic";
+  const std::string detectable = "detects ±" + Num(d.detectable, m.decimals);
+  if (d.significant()) return ((d.mean < 0) == m.lower_is_better ? "better" : "worse") + std::string(" (") + detectable + ")";
+  std::string need;
+  if (d.seeds_needed > 0) need = absl::StrCat("; ", Signed(d.mean, m.decimals), " needs ", d.seeds_needed, " seeds");
+  else if (d.seeds_needed < 0) need = absl::StrCat("; ", Signed(d.mean, m.decimals), " needs > ", kMaxSeeds, " seeds");
+  return "no detectable difference (" + detectable + need + ")";
+}
+
+// Rows of [metric, baseline, variant, difference, verdict]; for a single experiment only
+// [metric, value].
+// Diverged runs are left out (DivergenceNotes lists them).
+std::vector<std::vector<std::string>> Rows(const Comparison& all) {
+  const Comparison c = WithoutDiverged(all);
   std::vector<std::vector<std::string>> rows;
-  const bool compare = !c.baseline.empty();
-  const int n = static_cast<int>(c.variant.size());
-  const std::string seeds = absl::StrCat(n, n == 1 ? " seed" : " seeds");
+  const bool compare = !all.baseline.empty();
+  // Each arm's column: its runs that did not diverge; the difference: the seeds where neither did.
+  auto healthy = [](const std::vector<proto::RunSummary>& runs) {
+    std::vector<proto::RunSummary> out;
+    for (const auto& r : runs)
+      if (!r.has_divergence()) out.push_back(r);
+    return out;
+  };
+  const std::vector<proto::RunSummary> base_runs = healthy(all.baseline), variant_runs = healthy(all.variant);
+  auto seeds = [](size_t n) { return absl::StrCat(n, n == 1 ? " seed" : " seeds"); };
   if (compare)
-    rows.push_back({"metric", "baseline (" + seeds + ")", "variant (" + seeds + ")", "variant - baseline [95% CI]"});
+    rows.push_back({"metric", "baseline (" + seeds(base_runs.size()) + ")", "variant (" + seeds(variant_runs.size()) + ")",
+                    "variant - baseline [95% CI" + (c.variant.size() == all.variant.size() ? "" : ", " + seeds(c.variant.size())) + "]",
+                    "verdict (power 0.8)"});
   else
-    rows.push_back({"metric", "mean ± sd (" + seeds + ")"});
-  for (const Metric& m : Metrics(c)) {
+    rows.push_back({"metric", "mean ± sd (" + seeds(variant_runs.size()) + ")"});
+  for (const Metric& m : Metrics(all)) {
     if (!compare) {
       rows.push_back({m.name, Cell(c.variant, m)});
       continue;
     }
     const Difference d = PairedDifference(Values(c.baseline, m), Values(c.variant, m));
-    std::string diff = Signed(d.mean, m.decimals);
-    if (m.name != "parameters" && m.name != "tokens seen") {
-      if (d.half_width >= 0) {
+    std::string diff = Signed(d.mean, m.decimals), verdict;
+    if (c.variant.empty()) {
+      diff = "n/a: every seed diverged";
+    } else if (m.name != "parameters" && m.name != "tokens seen") {
+      if (d.half_width >= 0)
         diff += " [" + Signed(d.mean - d.half_width, m.decimals) + ", " + Signed(d.mean + d.half_width, m.decimals) + "]";
-        const bool sig = d.mean - d.half_width > 0 || d.mean + d.half_width < 0;
-        if (m.per_token && !c.same_tokenizer) diff += "  (per token: tokenizers differ)";
-        else if (sig && m.directional) diff += (d.mean < 0) == m.lower_is_better ? "  better" : "  worse";
-      } else {
+      else
         diff += " [n/a: 1 seed]";
-      }
+      verdict = Verdict(d, m, c.same_tokenizer);
     }
-    rows.push_back({m.name, Cell(c.baseline, m), Cell(c.variant, m), diff});
+    rows.push_back({m.name, Cell(base_runs, m), Cell(variant_runs, m), diff, verdict});
   }
   return rows;
 }
@@ -157,6 +166,21 @@ size_t Width(const std::string& s) {  // display width: count UTF-8 code points
 std::string Pad(const std::string& s, size_t w) { return s + std::string(w > Width(s) ? w - Width(s) : 0, ' '); }
 
 }  // namespace
+
+std::vector<std::string> DivergenceNotes(const Comparison& c) {
+  std::vector<std::string> out;
+  auto scan = [&](const std::vector<proto::RunSummary>& runs, const std::string& arm) {
+    for (const auto& r : runs) {
+      if (!r.has_divergence()) continue;
+      const proto::Divergence& d = r.divergence();
+      out.push_back(absl::StrFormat("%s seed %d diverged at step %d (%s): %s%s", arm, r.seed(), d.step(), d.stage(), d.reason(),
+                                    d.layer().empty() ? "" : " of " + d.layer()));
+    }
+  };
+  scan(c.baseline, "baseline");
+  scan(c.variant, c.baseline.empty() ? "run" : "variant");
+  return out;
+}
 
 std::vector<std::string> CollapseWarnings(const Comparison& c) {
   std::vector<std::string> out;
@@ -189,6 +213,7 @@ std::string ComparisonTable(const Comparison& c) {
     }
   }
   for (const std::string& w : CollapseWarnings(c)) out += "Warning: " + w + "\n";
+  for (const std::string& d : DivergenceNotes(c)) out += "Diverged: " + d + " (left out above)\n";
   return out + note;
 }
 
@@ -279,10 +304,15 @@ std::string ReportMarkdown(const Comparison& c, const std::string& command) {
     if (k == 0) md += "|" + absl::StrJoin(std::vector<std::string>(rows[k].size(), "---"), "|") + "|\n";
   }
   for (const std::string& w : CollapseWarnings(c)) absl::StrAppend(&md, "\n**Warning**: ", w, "\n");
+  for (const std::string& d : DivergenceNotes(c)) absl::StrAppend(&md, "\n**Diverged**: ", d, " (left out of the table).\n");
   if (!c.same_tokenizer)
     absl::StrAppend(&md, "\n**Tokenizers differ**: per-token loss and accuracy are not comparable; compare bits per byte.\n");
   absl::StrAppend(&md, "\nMeans ± standard deviation over seeds; the difference is paired by seed with a 95% "
-                       "Student-t interval (\"better\"/\"worse\" only when the interval excludes 0). Validation loss "
+                       "Student-t interval. The verdict is \"better\"/\"worse\" only when the interval excludes 0, otherwise "
+                       "\"no detectable difference\"; \"detects ±x\" is the smallest true difference these seeds "
+                       "find with probability 0.8 (two-sided paired t-test, alpha 0.05, from the observed spread of the "
+                       "differences), and \"needs N seeds\" how many seeds a true difference of the observed size "
+                       "would need. Validation loss "
                        "and bits per byte are unweighted cross-entropy; bits per byte divide by the UTF-8 bytes "
                        "of the text, so different tokenizers compare fairly.\n\n![curves](curves.svg)\n\n");
   absl::StrAppend(&md, "## Parameters\n\n", c.baseline.empty() ? "" : "Baseline:\n\n```\n",
@@ -322,11 +352,16 @@ std::string SummaryJson(const Comparison& c) {
     return "[" + absl::StrJoin(out, ",\n    ") + "]";
   };
   std::string diffs;
-  for (const Metric& m : Metrics(c)) {
-    if (c.baseline.empty()) break;
-    const Difference d = PairedDifference(Values(c.baseline, m), Values(c.variant, m));
-    absl::StrAppendFormat(&diffs, "%s\n    \"%s\": {\"mean\": %.6g, \"ci95_half_width\": %s}", diffs.empty() ? "" : ",", m.name,
-                          d.mean, d.half_width >= 0 ? absl::StrFormat("%.6g", d.half_width) : "null");
+  const Comparison u = WithoutDiverged(c);
+  for (const Metric& m : Metrics(u)) {
+    if (u.baseline.empty()) break;
+    const Difference d = PairedDifference(Values(u.baseline, m), Values(u.variant, m));
+    absl::StrAppendFormat(&diffs, "%s\n    \"%s\": {\"mean\": %.6g, \"ci95_half_width\": %s, \"detectable\": %s, "
+                          "\"seeds_needed\": %d, \"verdict\": \"%s\"}",
+                          diffs.empty() ? "" : ",", m.name, d.mean,
+                          d.half_width >= 0 ? absl::StrFormat("%.6g", d.half_width) : "null",
+                          d.detectable >= 0 ? absl::StrFormat("%.6g", d.detectable) : "null", d.seeds_needed,
+                          Verdict(d, m, u.same_tokenizer));
   }
   std::string changes;
   for (const auto& l : c.changes) {

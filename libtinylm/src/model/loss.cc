@@ -35,8 +35,11 @@ LossResult CrossEntropy(const Tensor& logits, const Tensor& targets, const Tenso
     float mx = -std::numeric_limits<float>::infinity();
 #pragma omp simd reduction(max : mx)
     for (int64_t j = 0; j < v; ++j) mx = std::max(mx, zi[j]);
+    // First maximum; none when the row holds only NaNs (a diverged model: the loss is then NaN
+    // and reported as a divergence, never an out-of-bounds read).
     int64_t arg = 0;
-    while (zi[arg] != mx) ++arg;  // first maximum
+    while (arg < v && !(zi[arg] == mx)) ++arg;
+    if (arg == v) arg = -1;
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
     for (int64_t j = 0; j < v; ++j) s += VecExp(zi[j] - mx);

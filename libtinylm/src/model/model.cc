@@ -469,7 +469,8 @@ StepResult TrainStep(Context& ctx, LanguageModel& model, AdamW& opt, const Batch
   StepResult r = ForwardBackward(ctx, model, batch);
   r.grad_norm = ClipGradNorm(model.store(), grad_clip);
   r.lr = lr;
-  opt.Step(model.store(), lr);
+  r.finite = std::isfinite(r.loss) && std::isfinite(r.reconstruction_loss) && std::isfinite(r.grad_norm);
+  if (r.finite) opt.Step(model.store(), lr);
   return r;
 }
 

@@ -16,6 +16,7 @@
 #include "tinylm/evaluation/embedding_spread.h"
 #include "tinylm/model/checkpoint.h"
 #include "tinylm/model/generate.h"
+#include "tinylm/training/divergence.h"
 
 namespace tinylm {
 
@@ -175,7 +176,11 @@ class Run {
     if (summary_curves_from_metrics_) ReloadCurves(metrics);
     start_ = std::chrono::steady_clock::now();
     for (int s = start_stage; s < static_cast<int>(e_.stages.size()); ++s) {
-      if (!TrainStage(s, s == start_stage ? start_step : 0)) return proto::RunSummary();  // stopped
+      switch (TrainStage(s, s == start_stage ? start_step : 0)) {
+        case StageEnd::kStopped: return proto::RunSummary();
+        case StageEnd::kDiverged: return FinishDiverged();
+        case StageEnd::kDone: break;
+      }
     }
     return Finish();
   }
@@ -212,8 +217,15 @@ class Run {
     return EvaluateStream(ctx_, *model_, *e_.tokenizer, st.val, st.spec.batch_size(), st.spec.seq_len(), max_tokens);
   }
 
-  void LogEval(const PreparedStage& st) {
+  // Evaluates; false (and the run marked diverged) when the validation loss is not finite or
+  // has exploded (training/divergence.h).
+  bool LogEval(const PreparedStage& st) {
     const EvalResult r = Evaluate(st);
+    if (!std::isfinite(r.loss) || r.loss > ExplodedLossThreshold(model_->vocab_size())) {
+      MarkDiverged(st, global_step_, absl::StrFormat("validation loss %s nats per token (a uniform guess: %.2f)",
+                                                     Json(r.loss), std::log(static_cast<double>(model_->vocab_size()))), {});
+      return false;
+    }
     metrics_ << absl::StrCat("{\"stage\":\"", st.spec.name(), "\",\"step\":", global_step_, ",\"tokens\":", tokens_,
                              ",\"val_loss\":", Json(r.loss), ",\"val_bpb\":", Json(r.bpb),
                              ",\"val_accuracy\":", Json(r.accuracy), ",\"embedding_spread\":", Json(r.embedding_spread),
@@ -225,6 +237,21 @@ class Run {
     p->set_tokens(tokens_);
     p->set_loss(r.loss);
     last_eval_ = r;
+    return true;
+  }
+
+  // Records where and why the run diverged (summary, metrics.jsonl, progress output).
+  void MarkDiverged(const PreparedStage& st, int64_t step, const std::string& reason, const NonFiniteSite& site) {
+    proto::Divergence* d = summary_.mutable_divergence();
+    d->set_stage(st.spec.name());
+    d->set_step(step);
+    d->set_layer(site.layer);
+    d->set_reason(site.where.empty() ? reason : reason + ", first in the " + site.where);
+    metrics_ << absl::StrCat("{\"stage\":\"", st.spec.name(), "\",\"step\":", step, ",\"diverged\":true}\n");
+    metrics_.flush();
+    std::printf("%s %s diverged at step %lld: %s%s\n", o_.label.c_str(), st.spec.name().c_str(), static_cast<long long>(step),
+                d->reason().c_str(), site.layer.empty() ? "" : (" of " + site.layer).c_str());
+    std::fflush(stdout);
   }
 
   void Progress(const PreparedStage& st, int64_t step, double loss, double tps, bool force) {
@@ -240,7 +267,31 @@ class Run {
     }
   }
 
-  bool TrainStage(int s, int64_t first_step) {
+  enum class StageEnd { kDone, kStopped, kDiverged };
+
+  // A step that is not finite, or whose loss exploded: skipped (SKIP_STEP, up to
+  // max_skipped_steps in a row) or the end of the run. Returns true when training goes on.
+  bool HandleBadStep(const PreparedStage& st, const Batch& batch, const StepResult& r) {
+    const auto& sp = st.spec;
+    const int64_t step = global_step_ + 1;
+    if (r.finite) {  // finite but exploded: skipping would not bring it back
+      MarkDiverged(st, step, absl::StrFormat("training loss %.4g nats per token (a uniform guess: %.2f)", r.loss,
+                                             std::log(static_cast<double>(model_->vocab_size()))), {});
+      return false;
+    }
+    if (sp.on_nonfinite() == proto::StageSpec::SKIP_STEP && skipped_in_row_ < sp.max_skipped_steps()) {
+      ++skipped_in_row_;
+      summary_.set_skipped_steps(summary_.skipped_steps() + 1);
+      metrics_ << absl::StrCat("{\"stage\":\"", sp.name(), "\",\"step\":", step, ",\"skipped\":true}\n");
+      return true;
+    }
+    const std::string why = skipped_in_row_ > 0 ? absl::StrCat(skipped_in_row_ + 1, " non-finite steps in a row")
+                                                : std::string("non-finite loss or gradient");
+    MarkDiverged(st, step, why, LocateNonFinite(ctx_, *model_, batch));
+    return false;
+  }
+
+  StageEnd TrainStage(int s, int64_t first_step) {
     const PreparedStage& st = e_.stages[s];
     const auto& sp = st.spec;
     const auto& o = sp.optimizer();
@@ -257,22 +308,27 @@ class Run {
     const auto& ev = e_.spec.eval();
     const int64_t per_step = static_cast<int64_t>(sp.batch_size()) * sp.seq_len();
     const auto stage_start = std::chrono::steady_clock::now();
-    double smooth = 0;
+    double smooth = NAN;  // set by the first finite step
     auto last_print = stage_start;
     for (int64_t step = first_step; step < st.steps; ++step) {
-      if (o_.stop_after_steps >= 0 && global_step_ >= o_.stop_after_steps) return false;
+      if (o_.stop_after_steps >= 0 && global_step_ >= o_.stop_after_steps) return StageEnd::kStopped;
       ctx_.set_step(global_step_);
       DrawTrainingBatch(st, static_cast<int>(s), o_.seed, step, &batch, &ones_weights_);
       const auto t0 = std::chrono::steady_clock::now();
       const StepResult r = TrainStep(ctx_, *model_, opt, batch, ScheduledLr(sched, step), o.grad_clip());
       train_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (!r.finite || r.loss > ExplodedLossThreshold(model_->vocab_size())) {
+        if (!HandleBadStep(st, batch, r)) return StageEnd::kDiverged;
+      } else {
+        skipped_in_row_ = 0;
+      }
       ++global_step_;
       tokens_ += per_step;
       trained_tokens_ += per_step;
-      smooth = step == first_step ? r.loss : 0.9 * smooth + 0.1 * r.loss;
+      if (r.finite) smooth = !std::isfinite(smooth) ? r.loss : 0.9 * smooth + 0.1 * r.loss;
       const double stage_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_start).count();
       const double tps = (step + 1 - first_step) * per_step / std::max(stage_secs, 1e-9);
-      if (global_step_ % ev.log_interval_steps() == 0 || step + 1 == st.steps) {
+      if (r.finite && (global_step_ % ev.log_interval_steps() == 0 || step + 1 == st.steps)) {
         metrics_ << absl::StrCat("{\"stage\":\"", sp.name(), "\",\"step\":", global_step_, ",\"tokens\":", tokens_,
                                  ",\"loss\":", Json(r.loss),
                                  model_->reconstruction_head() ? absl::StrCat(",\"reconstruction_loss\":", Json(r.reconstruction_loss)) : "",
@@ -292,15 +348,16 @@ class Run {
         Progress(st, step + 1, smooth, tps, true);
         last_print = now;
       }
-      if (ev.interval_steps() > 0 && (step + 1) % ev.interval_steps() == 0 && step + 1 < st.steps) LogEval(st);
+      if (ev.interval_steps() > 0 && (step + 1) % ev.interval_steps() == 0 && step + 1 < st.steps && !LogEval(st))
+        return StageEnd::kDiverged;
       const int64_t ck = ev.checkpoint_interval_steps();
       if (ck > 0 && (step + 1) % ck == 0 && step + 1 < st.steps) Checkpoint(s, step + 1, opt.steps());
     }
-    LogEval(st);
+    if (!LogEval(st)) return StageEnd::kDiverged;
     if (o_.tty) std::printf("\n");
     // Stage boundary checkpoint: a resume starts the next stage.
     Checkpoint(s + 1, 0, 0);
-    return true;
+    return StageEnd::kDone;
   }
 
   void Checkpoint(int stage, int64_t stage_step, int64_t adam_steps) {
@@ -320,14 +377,39 @@ class Run {
     SaveCheckpoint(o_.dir + "/checkpoint.bin", h, model_->store());
   }
 
-  proto::RunSummary Finish() {
-    proto::RunSummary& r = summary_;
+  void SetIdentity(proto::RunSummary& r) {
     r.set_experiment(e_.spec.name());
     r.set_role(e_.role);
     r.set_seed(o_.seed);
     r.set_params(e_.params);
     r.set_tokens(tokens_);
     r.set_wall_seconds(Elapsed());
+    r.set_spec_hash(e_.CacheKey(o_.seed));
+    r.set_code_version(CodeVersion());
+  }
+
+  void WriteSummary(const proto::RunSummary& r) {
+    WriteFileAtomic(o_.dir + "/spec.pbtxt", e_.spec_text);
+    std::string json;
+    google::protobuf::util::JsonPrintOptions jo;
+    jo.add_whitespace = true;
+    jo.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(r, &json, jo);
+    WriteFileAtomic(o_.dir + "/summary.json", json);  // last: marks the run finished
+  }
+
+  // A diverged run is a finished result: its summary names the step and layer, no final
+  // evaluation, samples or checkpoint are written (the last periodic checkpoint is the last good
+  // state), and a rerun reads the same result from the cache.
+  proto::RunSummary FinishDiverged() {
+    SetIdentity(summary_);
+    WriteSummary(summary_);
+    return summary_;
+  }
+
+  proto::RunSummary Finish() {
+    proto::RunSummary& r = summary_;
+    SetIdentity(r);
     // Training throughput: optimiser steps only (evaluation and sampling excluded). After a
     // resume it covers the resumed part.
     r.set_train_tokens_per_sec(trained_tokens_ / std::max(train_seconds_, 1e-9));
@@ -370,16 +452,8 @@ class Run {
     for (const auto& ev_plugin : e_.evaluators)
       for (const auto& [name, value] : ev_plugin->Evaluate(ctx_, *model_, *e_.tokenizer)) (*r.mutable_extra_metrics())[name] = value;
     if (e_.blimp_pairs) RunBlimp(&r);
-    r.set_spec_hash(e_.CacheKey(o_.seed));
-    r.set_code_version(CodeVersion());
     WriteFileAtomic(o_.dir + "/samples.md", samples_txt);
-    WriteFileAtomic(o_.dir + "/spec.pbtxt", e_.spec_text);
-    std::string json;
-    google::protobuf::util::JsonPrintOptions jo;
-    jo.add_whitespace = true;
-    jo.preserve_proto_field_names = true;
-    (void)google::protobuf::util::MessageToJsonString(r, &json, jo);
-    WriteFileAtomic(o_.dir + "/summary.json", json);  // last: marks the run finished
+    WriteSummary(r);
     return r;
   }
 
@@ -410,6 +484,7 @@ class Run {
   int64_t global_step_ = 0, tokens_ = 0, adam_steps_ = 0, total_steps_left_ = 0;
   double wall_before_ = 0, train_seconds_ = 0;
   int64_t trained_tokens_ = 0;  // in this process (not before a resume)
+  int32_t skipped_in_row_ = 0;  // non-finite steps skipped since the last good one
   Tensor ones_weights_;         // weights buffer for stages whose batches carry none
   bool summary_curves_from_metrics_ = false;
   std::chrono::steady_clock::time_point start_;

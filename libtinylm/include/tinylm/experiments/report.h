@@ -5,23 +5,9 @@
 #include <vector>
 
 #include "results.pb.h"
+#include "tinylm/experiments/statistics.h"
 
 namespace tinylm {
-
-struct Stats {
-  int n = 0;
-  double mean = 0, sd = 0;
-};
-Stats Summarize(const std::vector<double>& v);
-// Two-sided 95% Student-t quantile for `df` degrees of freedom.
-double TQuantile975(int df);
-
-// Paired difference variant - baseline over seeds: mean and 95% confidence half-width
-// (half_width < 0 when it cannot be computed, i.e. one seed).
-struct Difference {
-  double mean = 0, half_width = -1;
-};
-Difference PairedDifference(const std::vector<double>& baseline, const std::vector<double>& variant);
 
 struct Comparison {
   std::string name, description;
@@ -34,6 +20,10 @@ struct Comparison {
   std::string compute;  // markdown table of FLOPs per token (experiments/compute.h), or empty
   std::string speed;    // markdown table of the speed comparison (experiments/speed.h), or empty
 };
+
+// One line per diverged run: arm, seed, step, stage, reason and layer (training/divergence.h).
+// Diverged runs are left out of every statistic (a paired comparison leaves out the seed).
+std::vector<std::string> DivergenceNotes(const Comparison& c);
 
 // One line per run whose final embedding spread says its embedding collapsed
 // (evaluation/embedding_spread.h), naming arm and seed; shown under the table and in report.md.

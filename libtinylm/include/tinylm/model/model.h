@@ -86,13 +86,17 @@ struct StepResult {
   double loss = 0.0, grad_norm = 0.0;
   double reconstruction_loss = 0.0;  // unweighted; 0 without a reconstruction head
   float lr = 0.0f;
+  // False when the loss, the reconstruction loss or the gradient norm is not finite; TrainStep
+  // then leaves the weights and Adam's moments as they were (training/divergence.h).
+  bool finite = true;
 };
 
 // Zeroes the gradients and accumulates those of the batch's weighted cross-entropy (plus the
 // reconstruction loss when the model has one); returns the losses (grad_norm and lr unset).
 StepResult ForwardBackward(Context& ctx, LanguageModel& model, const Batch& batch);
 
-// One optimisation step: ForwardBackward, clip, AdamW. ctx.step() should be set by the caller (it keys dropout masks).
+// One optimisation step: ForwardBackward, clip, AdamW — skipped when anything is not finite
+// (r.finite false). ctx.step() should be set by the caller (it keys dropout masks).
 StepResult TrainStep(Context& ctx, LanguageModel& model, AdamW& opt, const Batch& batch, float lr,
                      double grad_clip);
 
