@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "temp_dir.h"
+#include "small_models.h"
 #include "tinylm/data/tokenizer.h"
 #include "tinylm/evaluation/blimp.h"
 #include "tinylm/model/model.h"
@@ -13,18 +14,7 @@
 namespace tinylm::testing {
 namespace {
 
-std::unique_ptr<LanguageModel> SmallByteModel() {
-  proto::TransformerConfig c;
-  c.set_vocab_size(256);
-  c.set_d_model(32);
-  c.set_layers(2);
-  c.set_heads(4);
-  c.set_ffn_hidden(48);
-  c.set_context(64);
-  auto m = BuildTransformer(c);
-  m->store().Allocate(5);
-  return m;
-}
+std::unique_ptr<LanguageModel> SmallByteModel() { return SmallTransformer(256, 32, 2, 4, 48, 64, 5); }
 
 // log p(text) after the end-of-text byte, one forward per prefix: the naive reference.
 double PrefixByPrefix(Context& ctx, LanguageModel& m, const Tokenizer& tok, const std::string& text) {

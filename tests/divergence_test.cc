@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "temp_dir.h"
+#include "small_models.h"
 #include "tinylm/experiments/experiment.h"
 #include "tinylm/experiments/report.h"
 #include "tinylm/model/loss.h"
@@ -38,18 +39,7 @@ TEST(Divergence, CrossEntropyOfNanLogitsIsNanNotACrash) {
   EXPECT_FALSE(AllFinite(ok));
 }
 
-std::unique_ptr<LanguageModel> SmallModel() {
-  proto::TransformerConfig c;
-  c.set_vocab_size(64);
-  c.set_d_model(16);
-  c.set_layers(3);
-  c.set_heads(2);
-  c.set_ffn_hidden(32);
-  c.set_context(32);
-  auto m = BuildTransformer(c);
-  m->store().Allocate(3);
-  return m;
-}
+std::unique_ptr<LanguageModel> SmallModel() { return SmallTransformer(64, 16, 3, 2, 32, 32, 3); }
 
 Batch SmallBatch() {
   Batch b{Tensor::Empty({2, 8}, DType::kS32), Tensor::Empty({2, 8}, DType::kS32), Tensor()};

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "small_models.h"
 #include "tinylm/evaluation/embedding_spread.h"
 #include "tinylm/experiments/report.h"
 #include "tinylm/layers/embedding.h"
@@ -12,18 +13,7 @@
 namespace tinylm::testing {
 namespace {
 
-std::unique_ptr<LanguageModel> SmallModel() {
-  proto::TransformerConfig c;
-  c.set_vocab_size(64);
-  c.set_d_model(16);
-  c.set_layers(1);
-  c.set_heads(2);
-  c.set_ffn_hidden(32);
-  c.set_context(32);
-  auto m = BuildTransformer(c);
-  m->store().Allocate(3);
-  return m;
-}
+std::unique_ptr<LanguageModel> SmallModel() { return SmallTransformer(64, 16, 1, 2, 32, 32, 3); }
 
 Tensor Ids(int64_t batch, int64_t seq) {
   Tensor ids = Tensor::Empty({batch, seq}, DType::kS32);
