@@ -106,6 +106,7 @@ std::string Verdict(const Difference& d, const Metric& m, bool same_tokenizer) {
   if (m.per_token && !same_tokenizer) return "not comparable: tokenizers differ";
   if (d.half_width < 0) return "none: 1 seed";
   if (!m.directional) return "diagnostic";
+  if (d.sd == 0 && d.mean == 0) return "identical in every seed";
   const std::string detectable = "detects ±" + Num(d.detectable, m.decimals);
   if (d.significant()) return ((d.mean < 0) == m.lower_is_better ? "better" : "worse") + std::string(" (") + detectable + ")";
   std::string need;
