@@ -139,6 +139,25 @@ TEST(Divergence, SkipStepSkipsUpToTheLimitThenStops) {
   }
 }
 
+TEST(Divergence, ResumeCountsTheStepsSkippedBeforeIt) {
+  Fixture f("on_nonfinite: SKIP_STEP max_skipped_steps: 1000");
+  RunOptions o = f.Opts();
+  o.stop_after_steps = 12;
+  TrainRun(f.e, o);  // stopped (as if killed) after 12 steps
+  const std::string before = f.dir.Read("run/metrics.jsonl");
+  size_t skipped_before = 0;
+  for (size_t at = before.find("\"skipped\""); at != std::string::npos; at = before.find("\"skipped\"", at + 1)) ++skipped_before;
+  o.stop_after_steps = -1;
+  o.resume = true;
+  const proto::RunSummary r = TrainRun(f.e, o);
+  const std::string after = f.dir.Read("run/metrics.jsonl");
+  size_t skipped = 0;
+  for (size_t at = after.find("\"skipped\""); at != std::string::npos; at = after.find("\"skipped\"", at + 1)) ++skipped;
+  EXPECT_GT(skipped_before, 0u) << "the first part skipped steps, so the resume has some to count";
+  EXPECT_GE(skipped, skipped_before);
+  EXPECT_EQ(r.skipped_steps(), static_cast<int64_t>(skipped)) << after;
+}
+
 proto::RunSummary Summary(uint64_t seed, double bpb, bool diverged = false) {
   proto::RunSummary r;
   r.set_seed(seed);

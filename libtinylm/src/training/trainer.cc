@@ -197,6 +197,11 @@ class Run {
       google::protobuf::Value v;
       if (!google::protobuf::util::JsonStringToMessage(line, &v).ok()) continue;
       const auto& f = v.struct_value().fields();
+      if (f.count("skipped")) {  // a skipped non-finite step: counted, not a curve point
+        summary_.set_skipped_steps(summary_.skipped_steps() + 1);
+        continue;
+      }
+      if (!f.count("stage") || !f.count("step") || !f.count("tokens")) continue;
       proto::CurvePoint p;
       p.set_stage(f.at("stage").string_value());
       p.set_step(static_cast<int64_t>(f.at("step").number_value()));
