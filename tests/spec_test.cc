@@ -104,6 +104,11 @@ TEST_F(SpecErrors, ZeroAndNegativeBudget) {
             P("spec.pbtxt") + ":17:10: stages[0].tokens: token budget must be positive, got -5");
 }
 
+TEST_F(SpecErrors, NegativeSkipLimit) {
+  EXPECT_EQ(Error(Spec("tokens: 4096", "tokens: 4096 max_skipped_steps: -1")),
+            P("spec.pbtxt") + ":17:23: stages[0].max_skipped_steps: must not be negative");
+}
+
 TEST_F(SpecErrors, SequenceLongerThanContext) {
   EXPECT_EQ(Error(Spec("seq_len: 16", "seq_len: 64")),
             P("spec.pbtxt") + ":17:37: stages[0].seq_len: sequence length 64 is longer than the model's context 32 "

@@ -236,6 +236,7 @@ class Preparer {
     if (o.beta2() < 0 || o.beta2() >= 1) Fail(p + ".optimizer.beta2", "must be in [0, 1)");
     if (o.weight_decay() < 0) Fail(p + ".optimizer.weight_decay", "must not be negative");
     if (o.grad_clip() < 0) Fail(p + ".optimizer.grad_clip", "must not be negative");
+    if (sp.max_skipped_steps() < 0) Fail(p + ".max_skipped_steps", "must not be negative");
     const auto& sc = sp.schedule();
     if (sc.warmup_fraction() < 0 || sc.warmup_fraction() >= 1) Fail(p + ".schedule.warmup_fraction", "must be in [0, 1)");
     if (sc.min_lr_ratio() < 0 || sc.min_lr_ratio() > 1) Fail(p + ".schedule.min_lr_ratio", "must be in [0, 1]");

@@ -168,34 +168,39 @@ std::string Pad(const std::string& s, size_t w) { return s + std::string(w > Wid
 
 }  // namespace
 
-std::vector<std::string> DivergenceNotes(const Comparison& c) {
+namespace {
+
+// One line per run for which `line(arm, run)` has something to say (empty: nothing), baseline
+// runs first; the arm is "baseline", "variant", or "run" for a single experiment.
+std::vector<std::string> NotesPerRun(const Comparison& c,
+                                     const std::function<std::string(const std::string&, const proto::RunSummary&)>& line) {
   std::vector<std::string> out;
-  auto scan = [&](const std::vector<proto::RunSummary>& runs, const std::string& arm) {
-    for (const auto& r : runs) {
-      if (!r.has_divergence()) continue;
-      const proto::Divergence& d = r.divergence();
-      out.push_back(absl::StrFormat("%s seed %d diverged at step %d (%s): %s%s", arm, r.seed(), d.step(), d.stage(), d.reason(),
-                                    d.layer().empty() ? "" : " of " + d.layer()));
-    }
-  };
-  scan(c.baseline, "baseline");
-  scan(c.variant, c.baseline.empty() ? "run" : "variant");
+  for (const auto& r : c.baseline)
+    if (std::string l = line("baseline", r); !l.empty()) out.push_back(std::move(l));
+  for (const auto& r : c.variant)
+    if (std::string l = line(c.baseline.empty() ? "run" : "variant", r); !l.empty()) out.push_back(std::move(l));
   return out;
 }
 
+}  // namespace
+
+std::vector<std::string> DivergenceNotes(const Comparison& c) {
+  return NotesPerRun(c, [](const std::string& arm, const proto::RunSummary& r) -> std::string {
+    if (!r.has_divergence()) return "";
+    const proto::Divergence& d = r.divergence();
+    return absl::StrFormat("%s seed %d diverged at step %d (%s): %s%s", arm, r.seed(), d.step(), d.stage(), d.reason(),
+                           d.layer().empty() ? "" : " of " + d.layer());
+  });
+}
+
 std::vector<std::string> CollapseWarnings(const Comparison& c) {
-  std::vector<std::string> out;
-  auto scan = [&](const std::vector<proto::RunSummary>& runs, const std::string& arm) {
-    for (const auto& r : runs)
-      if (r.has_embedding_spread() && r.embedding_spread() < kCollapsedEmbeddingSpread)
-        out.push_back(absl::StrFormat(
-            "%s seed %d: the embedding's output hardly depends on the input (embedding spread %.2g < %g): the model "
-            "learned per-position marginals, not the text; its loss and accuracy say nothing about the design.",
-            arm, r.seed(), r.embedding_spread(), kCollapsedEmbeddingSpread));
-  };
-  scan(c.baseline, "baseline");
-  scan(c.variant, c.baseline.empty() ? "run" : "variant");
-  return out;
+  return NotesPerRun(c, [](const std::string& arm, const proto::RunSummary& r) -> std::string {
+    if (!r.has_embedding_spread() || r.embedding_spread() >= kCollapsedEmbeddingSpread) return "";
+    return absl::StrFormat(
+        "%s seed %d: the embedding's output hardly depends on the input (embedding spread %.2g < %g): the model "
+        "learned per-position marginals, not the text; its loss and accuracy say nothing about the design.",
+        arm, r.seed(), r.embedding_spread(), kCollapsedEmbeddingSpread);
+  });
 }
 
 std::string ComparisonTable(const Comparison& c) {
@@ -354,7 +359,7 @@ std::string SummaryJson(const Comparison& c) {
   };
   std::string diffs;
   const Comparison u = WithoutDiverged(c);
-  for (const Metric& m : Metrics(u)) {
+  for (const Metric& m : Metrics(c)) {  // the same rows as the table
     if (u.baseline.empty()) break;
     const Difference d = PairedDifference(Values(u.baseline, m), Values(u.variant, m));
     absl::StrAppendFormat(&diffs, "%s\n    \"%s\": {\"mean\": %.6g, \"ci95_half_width\": %s, \"detectable\": %s, "

@@ -314,6 +314,7 @@ class Run {
     const int64_t per_step = static_cast<int64_t>(sp.batch_size()) * sp.seq_len();
     const auto stage_start = std::chrono::steady_clock::now();
     double smooth = NAN;  // set by the first finite step
+    const double exploded = ExplodedLossThreshold(model_->vocab_size());
     auto last_print = stage_start;
     for (int64_t step = first_step; step < st.steps; ++step) {
       if (o_.stop_after_steps >= 0 && global_step_ >= o_.stop_after_steps) return StageEnd::kStopped;
@@ -322,7 +323,7 @@ class Run {
       const auto t0 = std::chrono::steady_clock::now();
       const StepResult r = TrainStep(ctx_, *model_, opt, batch, ScheduledLr(sched, step), o.grad_clip());
       train_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (!r.finite || r.loss > ExplodedLossThreshold(model_->vocab_size())) {
+      if (!r.finite || r.loss > exploded) {
         if (!HandleBadStep(st, batch, r)) return StageEnd::kDiverged;
       } else {
         skipped_in_row_ = 0;
