@@ -130,6 +130,37 @@ TEST_F(AblateCli, DryRunTrainsNothing) {
   EXPECT_FALSE(fs::exists(dir_.path() + "/out"));
 }
 
+TEST_F(AblateCli, SequentialSeedsAddPairsUntilDecidedOrTheMaximum) {
+  // Tiny runs cannot decide QK-norm at 1,024 tokens: seeds are added up to the maximum of 4, with
+  // a look after every pair; the deciding row shows the repeated interval and why it stopped.
+  const Result r = Ablate(spec_ + " --sequential 4 --speed-rounds 0");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("sequential: up to 4 seed pairs until the val bits/byte interval excludes 0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[sequential] 2 seeds: val bits/byte"), std::string::npos) << r.out;
+  const size_t stop = r.out.find("-> stop: ");
+  ASSERT_NE(stop, std::string::npos) << r.out;
+  const bool at_max = r.out.find("-> stop: the maximum of 4 seeds was reached") != std::string::npos;
+  EXPECT_EQ(r.out.find("[variant seed 4] training") != std::string::npos, at_max) << r.out;
+  EXPECT_EQ(r.out.find("[variant seed 5]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(sequential: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Sequential seeds on val bits/byte: "), std::string::npos) << r.out;
+  std::ifstream json(dir_.path() + "/out/qk_off/summary.json");
+  std::stringstream text;
+  text << json.rdbuf();
+  EXPECT_NE(text.str().find("\"sequential\": {\"metric\": \"val bits/byte\", \"max_seeds\": 4"), std::string::npos) << text.str();
+
+  // Bad sequential settings are refused before training, naming the field.
+  const Result few = Ablate(spec_ + " --sequential 1");
+  EXPECT_EQ(few.code, 2);
+  EXPECT_NE(few.out.find("sequential.max_seeds: must be between the 2 listed seeds and 200"), std::string::npos) << few.out;
+  const Result row = Ablate(spec_ + " --sequential 4 --set 'sequential.metric=val bpb'");
+  EXPECT_EQ(row.code, 2);
+  EXPECT_NE(row.out.find("sequential.metric: no table row is named 'val bpb'; rows: "), std::string::npos) << row.out;
+  const Result single = Ablate(dir_.path() + "/specs/base.pbtxt --sequential 4");
+  EXPECT_EQ(single.code, 2);
+  EXPECT_NE(single.out.find("sequential: needs a comparison"), std::string::npos) << single.out;
+}
+
 TEST_F(AblateCli, BadSpecFailsBeforeWritingAnything) {
   const std::string bad = dir_.Write("specs/bad.pbtxt", "base: \"base.pbtxt\"\nstages { seq_len: 64 }\n");
   const Result r = Ablate(bad);

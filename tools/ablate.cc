@@ -2,21 +2,25 @@
 // every seed on identical data, seeds and budget, and prints the comparison.
 //
 //   ablate ablations/qknorm_off.pbtxt [--dry-run] [--seeds N] [--tokens N] [--threads N]
-//          [--out DIR] [--resume] [--data-dir DIR] [--set path=value]...
+//          [--sequential MAX [--resolution X]] [--out DIR] [--resume] [--data-dir DIR]
+//          [--set path=value]...
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
 #include <google/protobuf/text_format.h>
+#include <absl/strings/str_format.h>
 #include <absl/strings/str_join.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 
 #include "command_line.h"
 #include "tinylm/experiments/compute.h"
 #include "tinylm/experiments/experiment.h"
+#include "tinylm/experiments/sequential.h"
 #include "tinylm/experiments/speed.h"
 #include "tinylm/plugins/plugin_manager.h"
 #include "tinylm/tensors/thread_policy.h"
@@ -109,16 +113,65 @@ void PrintTokenization(const Experiment& e) {
     if (hist[b]) std::printf(" %lld:%.2f%%", static_cast<long long>(b), 100.0 * hist[b] / positions);
 }
 
+// The sequential design of a comparison whose spec asks for sequential seeds (validated by
+// PrepareExperiment); the deciding metric must be a table row.
+Comparison::Sequential PlanSequential(const ResolvedSpec& rs, const Experiment& variant) {
+  const proto::SequentialSpec& q = variant.spec.sequential();
+  const std::vector<std::string> rows = BuiltinDecidingMetrics();
+  if (std::find(rows.begin(), rows.end(), q.metric()) == rows.end() && variant.evaluators.empty())
+    throw rs.ErrorAt("sequential.metric", "no table row is named '" + q.metric() + "'; rows: " + absl::StrJoin(rows, ", "));
+  Comparison::Sequential plan;
+  plan.metric = q.metric();
+  plan.resolution = q.resolution();
+  plan.design = DesignSequential(static_cast<int>(variant.seeds.size()), q.max_seeds(), q.alpha(), q.spending_power());
+  std::printf("\nsequential: up to %d seed pairs until the %s interval excludes 0%s (repeated %g%% intervals, "
+              "alpha spent as %g*(n/%d)^%g)",
+              q.max_seeds(), q.metric().c_str(),
+              q.resolution() > 0 ? absl::StrFormat(" or is within ±%g", q.resolution()).c_str() : "", 100 * (1 - q.alpha()),
+              q.alpha(), q.max_seeds(), q.spending_power());
+  return plan;
+}
+
+// Sequential seeds: after the listed seeds, looks at the deciding metric and trains the next seed
+// pair until the design says stop or the maximum is reached.
+void AddSeedsSequentially(const std::vector<uint64_t>& listed, const std::function<void(uint64_t)>& run_pair,
+                          Comparison* cmp) {
+  Comparison::Sequential& q = *cmp->sequential;
+  uint64_t next = *std::max_element(listed.begin(), listed.end()) + 1;
+  for (;;) {
+    std::vector<double> diffs;
+    try {
+      diffs = PairedDifferences(*cmp, q.metric);
+    } catch (const std::invalid_argument& e) {
+      throw SpecError(std::string("sequential.metric: ") + e.what());
+    }
+    const SequentialLook look = Look(q.design, diffs, q.resolution);
+    if (q.looks.empty() || q.looks.back().n != look.n) q.looks.push_back(look);
+    const bool at_max = static_cast<int>(cmp->variant.size()) >= q.design.max_n;
+    if (look.half_width < 0)
+      std::printf("[sequential] %d healthy seed pairs: no interval yet\n", look.n);
+    else
+      std::printf("[sequential] %d seeds: %s %+.4g ± %.4g -> %s\n", look.n, q.metric.c_str(), look.mean, look.half_width,
+                  look.Stop() || at_max ? ("stop: " + StopReason(q.design, look, q.resolution)).c_str() : "next seed");
+    std::fflush(stdout);
+    if (look.Stop() || at_max) return;
+    run_pair(next++);
+  }
+}
+
 int Main(int argc, char** argv) {
   po::options_description opts("Usage: ablate SPEC [options]\n\nOptions");
   std::string spec_path, out_dir, data_dir;
-  int64_t seeds = 0, tokens = 0;
+  int64_t seeds = 0, tokens = 0, max_seeds = 0;
+  std::string resolution;
   int threads = -1;
   int speed_rounds = 6;
   std::vector<std::string> sets;
   opts.add_options()("help,h", "show this help")
       ("dry-run", "validate, print the changes and parameter counts, train nothing")
       ("seeds", po::value(&seeds), "train seeds 1..N (overrides the spec's seeds)")
+      ("sequential", po::value(&max_seeds), "add seed pairs until decided, up to N pairs (sets sequential.max_seeds)")
+      ("resolution", po::value(&resolution), "sequential: also stop once the interval's half-width is at most this")
       ("tokens", po::value(&tokens), "training tokens per stage (overrides every stage's budget)")
       ("threads", po::value(&threads), "threads (0 = all cores)")
       ("speed-rounds", po::value(&speed_rounds), "alternating timing rounds per arm for the speed comparison (0: none)")
@@ -158,6 +211,8 @@ int Main(int argc, char** argv) {
                                               probe.has_baseline() ? probe.baseline().stages_size() : 0));
       for (int i = 0; i < stages; ++i) overrides.push_back({"stages[" + std::to_string(i) + "].tokens", std::to_string(tokens)});
     }
+    if (vm.count("sequential")) overrides.push_back({"sequential.max_seeds", std::to_string(max_seeds)});
+    if (vm.count("resolution")) overrides.push_back({"sequential.resolution", resolution});
     if (vm.count("threads")) overrides.push_back({"runtime.threads", std::to_string(threads)});
     if (vm.count("out")) overrides.push_back({"output_dir", out_dir});
 
@@ -200,6 +255,7 @@ int Main(int argc, char** argv) {
     }
     std::printf("\nseeds:");
     for (uint64_t s : variant.seeds) std::printf(" %llu", static_cast<unsigned long long>(s));
+    if (variant.spec.has_sequential()) cmp.sequential = PlanSequential(rs, variant);
     std::printf("\n");
     if (vm.count("dry-run")) {
       std::printf("\ndry run: spec is valid; nothing trained.\n");
@@ -230,10 +286,12 @@ int Main(int argc, char** argv) {
       std::printf("%s training -> %s\n", o.label.c_str(), o.dir.c_str());
       return TrainRun(e, o);
     };
-    for (uint64_t seed : variant.seeds) {
+    auto run_pair = [&](uint64_t seed) {
       if (baseline) cmp.baseline.push_back(run(*baseline, seed));
       cmp.variant.push_back(run(variant, seed));
-    }
+    };
+    for (uint64_t seed : variant.seeds) run_pair(seed);
+    if (cmp.sequential) AddSeedsSequentially(variant.seeds, run_pair, &cmp);
     if (baseline && speed_rounds > 0) {
       std::printf("\nspeed: %d alternating rounds per arm ...\n", speed_rounds);
       std::fflush(stdout);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "tinylm/experiments/sequential.h"
 #include "tinylm/model/checkpoint.h"
 #include "tinylm/plugins/plugin_manager.h"
 
@@ -107,6 +108,7 @@ class Preparer {
     if (ev.temperature() < 0) Fail("eval.temperature", "must not be negative");
     if (ev.top_p() <= 0 || ev.top_p() > 1) Fail("eval.top_p", "must be in (0, 1]");
     if (s.runtime().threads() < 0) Fail("runtime.threads", "must not be negative");
+    if (s.has_sequential() && !baseline_) CheckSequential(s);
 
     // Stage settings and documents first: a trained tokenizer learns from them.
     if (s.stages_size() == 0) s.add_stages();
@@ -160,8 +162,9 @@ class Preparer {
 
     e.spec_text = SpecToText(s);
     proto::ExperimentSpec run = s;
-    for (const char* f : {"name", "description", "base", "seeds", "output_dir", "replace"})
-      run.GetReflection()->ClearField(&run, run.GetDescriptor()->FindFieldByName(f));
+    for (int i = 0; i < run.GetDescriptor()->field_count(); ++i)
+      if (const FieldDescriptor* f = run.GetDescriptor()->field(i); IsComparisonField(f->name()))
+        run.GetReflection()->ClearField(&run, f);
     e.run_text = SpecToText(run);
     return e;
   }
@@ -176,6 +179,18 @@ class Preparer {
     }
     if (!ext) Fail(path, "empty: set one plugin component, e.g. [tinylm.plugins.name] { ... }");
     return {ext, &m.GetReflection()->GetMessage(m, ext)};
+  }
+
+  void CheckSequential(const proto::ExperimentSpec& s) const {
+    const proto::SequentialSpec& q = s.sequential();
+    if (!rs_.has_baseline()) Fail("sequential", "needs a comparison: set `base` (seeds of one experiment decide nothing)");
+    if (s.seeds_size() < 2) Fail("seeds", "sequential seeds start from at least 2 listed seeds (the first look)");
+    if (q.max_seeds() < s.seeds_size() || q.max_seeds() > kMaxSequentialSeeds)
+      Fail("sequential.max_seeds", absl::StrCat("must be between the ", s.seeds_size(), " listed seeds and ", kMaxSequentialSeeds));
+    if (q.metric().empty()) Fail("sequential.metric", "must name a table row, e.g. \"val bits/byte\"");
+    if (!(q.resolution() >= 0)) Fail("sequential.resolution", "must not be negative");
+    if (!(q.alpha() > 0 && q.alpha() < 1)) Fail("sequential.alpha", "must be in (0, 1)");
+    if (!(q.spending_power() > 0) || !std::isfinite(q.spending_power())) Fail("sequential.spending_power", "must be positive");
   }
 
   static std::string NotRegistered(const FieldDescriptor* ext, const std::string& kind) {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <set>
 
 #include "tinylm/evaluation/embedding_spread.h"
@@ -92,6 +93,13 @@ std::vector<double> Values(const std::vector<proto::RunSummary>& runs, const Met
   return v;
 }
 
+// Per-seed differences variant - baseline (runs paired by position).
+std::vector<double> Differences(const Comparison& c, const Metric& m) {
+  std::vector<double> d;
+  for (size_t i = 0; i < std::min(c.baseline.size(), c.variant.size()); ++i) d.push_back(m.get(c.variant[i]) - m.get(c.baseline[i]));
+  return d;
+}
+
 std::string Cell(const std::vector<proto::RunSummary>& runs, const Metric& m) {
   const Stats s = Summarize(Values(runs, m));
   if (s.n == 0) return "";
@@ -113,6 +121,27 @@ std::string Verdict(const Difference& d, const Metric& m, bool same_tokenizer) {
   if (d.seeds_needed > 0) need = absl::StrCat("; ", Signed(d.mean, m.decimals), " needs ", d.seeds_needed, " seeds");
   else if (d.seeds_needed < 0) need = absl::StrCat("; ", Signed(d.mean, m.decimals), " needs > ", kMaxSeeds, " seeds");
   return "no detectable difference (" + detectable + need + ")";
+}
+
+// The verdict on the row that decided a sequential comparison: its interval is the design's
+// repeated interval, and it says why the seeds stopped instead of what more seeds would need.
+std::string SequentialVerdict(const Comparison::Sequential& q, const SequentialLook& look, const Metric& m) {
+  if (look.half_width < 0) return "none: fewer seeds than the first look";
+  const std::string why = "sequential: " + StopReason(q.design, look, q.resolution);
+  if (look.excludes_zero) return ((look.mean < 0) == m.lower_is_better ? "better (" : "worse (") + why + ")";
+  return "no detectable difference (" + why + ")";
+}
+
+// One row's paired difference over the healthy seeds and its verdict; the row deciding a
+// sequential comparison carries the design's repeated interval.
+std::pair<Difference, std::string> Decide(const Comparison& all, const Comparison& healthy, const Metric& m) {
+  Difference d = PairedDifference(Values(healthy.baseline, m), Values(healthy.variant, m));
+  if (all.sequential && m.name == all.sequential->metric && (!m.per_token || healthy.same_tokenizer)) {
+    const SequentialLook look = Look(all.sequential->design, Differences(healthy, m), all.sequential->resolution);
+    d.half_width = look.half_width;
+    return {d, SequentialVerdict(*all.sequential, look, m)};
+  }
+  return {d, Verdict(d, m, healthy.same_tokenizer)};
 }
 
 // Rows of [metric, baseline, variant, difference, verdict]; for a single experiment only
@@ -142,7 +171,7 @@ std::vector<std::vector<std::string>> Rows(const Comparison& all) {
       rows.push_back({m.name, Cell(c.variant, m)});
       continue;
     }
-    const Difference d = PairedDifference(Values(c.baseline, m), Values(c.variant, m));
+    const auto [d, row_verdict] = Decide(all, c, m);
     std::string diff = Signed(d.mean, m.decimals), verdict;
     if (c.variant.empty()) {
       diff = "n/a: every seed diverged";
@@ -151,7 +180,7 @@ std::vector<std::vector<std::string>> Rows(const Comparison& all) {
         diff += " [" + Signed(d.mean - d.half_width, m.decimals) + ", " + Signed(d.mean + d.half_width, m.decimals) + "]";
       else
         diff += " [n/a: 1 seed]";
-      verdict = Verdict(d, m, c.same_tokenizer);
+      verdict = row_verdict;
     }
     rows.push_back({m.name, Cell(base_runs, m), Cell(variant_runs, m), diff, verdict});
   }
@@ -183,6 +212,37 @@ std::vector<std::string> NotesPerRun(const Comparison& c,
 }
 
 }  // namespace
+
+std::vector<double> PairedDifferences(const Comparison& c, const std::string& metric) {
+  for (const Metric& m : Metrics(c))
+    if (m.name == metric) return Differences(WithoutDiverged(c), m);
+  throw std::invalid_argument("no table row is named '" + metric + "'");
+}
+
+std::vector<std::string> BuiltinDecidingMetrics() {
+  std::vector<std::string> names;
+  for (const Metric& m : Metrics(Comparison{}))
+    if (m.directional && m.name != "parameters" && m.name != "tokens seen") names.push_back(m.name);
+  return names;
+}
+
+std::string SequentialNote(const Comparison& c) {
+  if (!c.sequential) return "";
+  const Comparison::Sequential& q = *c.sequential;
+  const SequentialDesign& d = q.design;
+  std::string looks;
+  for (const SequentialLook& l : q.looks)
+    absl::StrAppend(&looks, looks.empty() ? "" : ", ", l.n, ": ",
+                    l.half_width < 0 ? "no interval" : absl::StrFormat("%+.4g ± %.4g", l.mean, l.half_width));
+  const SequentialLook last = q.looks.empty() ? SequentialLook{} : q.looks.back();
+  return absl::StrFormat(
+      "Sequential seeds on %s: %d of at most %d seed pairs; stopped because %s. Its interval is a repeated "
+      "%g%% interval (alpha %g spent as %g·(n/%d)^%g over looks at %d..%d seeds), valid wherever the seeds "
+      "stopped; the other rows' intervals are not adjusted for the stopping. Looks (seeds: difference ± "
+      "half-width): %s.",
+      q.metric, static_cast<int>(c.variant.size()), d.max_n, StopReason(d, last, q.resolution), 100 * (1 - d.alpha),
+      d.alpha, d.alpha, d.max_n, d.rho, d.first_n, d.max_n, looks);
+}
 
 std::vector<std::string> DivergenceNotes(const Comparison& c) {
   return NotesPerRun(c, [](const std::string& arm, const proto::RunSummary& r) -> std::string {
@@ -220,6 +280,7 @@ std::string ComparisonTable(const Comparison& c) {
   }
   for (const std::string& w : CollapseWarnings(c)) out += "Warning: " + w + "\n";
   for (const std::string& d : DivergenceNotes(c)) out += "Diverged: " + d + " (left out above)\n";
+  if (c.sequential) out += SequentialNote(c) + "\n";
   return out + note;
 }
 
@@ -311,6 +372,7 @@ std::string ReportMarkdown(const Comparison& c, const std::string& command) {
   }
   for (const std::string& w : CollapseWarnings(c)) absl::StrAppend(&md, "\n**Warning**: ", w, "\n");
   for (const std::string& d : DivergenceNotes(c)) absl::StrAppend(&md, "\n**Diverged**: ", d, " (left out of the table).\n");
+  if (c.sequential) absl::StrAppend(&md, "\n**", SequentialNote(c), "**\n");
   if (!c.same_tokenizer)
     absl::StrAppend(&md, "\n**Tokenizers differ**: per-token loss and accuracy are not comparable; compare bits per byte.\n");
   absl::StrAppend(&md, "\nMeans ± standard deviation over seeds; the difference is paired by seed with a 95% "
@@ -341,6 +403,28 @@ std::string ReportMarkdown(const Comparison& c, const std::string& command) {
   return md;
 }
 
+namespace {
+
+// A JSON string literal: quotes and backslashes escaped, control characters as \u00XX.
+std::string JsonString(const std::string& v) {
+  std::string out = "\"";
+  for (unsigned char ch : v) {
+    if (ch == '"' || ch == '\\') out += '\\', out += static_cast<char>(ch);
+    else if (ch < 0x20) out += absl::StrFormat("\\u%04x", ch);
+    else out += static_cast<char>(ch);
+  }
+  return out + "\"";
+}
+
+// A JSON number, or null for what JSON cannot hold (NaN, infinity) and for "not computable" (< 0
+// where `negative_is_missing`).
+std::string JsonNumber(double v, bool negative_is_missing = false) {
+  if (!std::isfinite(v) || (negative_is_missing && v < 0)) return "null";
+  return absl::StrFormat("%.6g", v);
+}
+
+}  // namespace
+
 std::string SummaryJson(const Comparison& c) {
   google::protobuf::util::JsonPrintOptions jo;
   jo.preserve_proto_field_names = true;
@@ -361,22 +445,30 @@ std::string SummaryJson(const Comparison& c) {
   const Comparison u = WithoutDiverged(c);
   for (const Metric& m : Metrics(c)) {  // the same rows as the table
     if (u.baseline.empty()) break;
-    const Difference d = PairedDifference(Values(u.baseline, m), Values(u.variant, m));
-    absl::StrAppendFormat(&diffs, "%s\n    \"%s\": {\"mean\": %.6g, \"ci95_half_width\": %s, \"detectable\": %s, "
-                          "\"seeds_needed\": %d, \"verdict\": \"%s\"}",
-                          diffs.empty() ? "" : ",", m.name, d.mean,
-                          d.half_width >= 0 ? absl::StrFormat("%.6g", d.half_width) : "null",
-                          d.detectable >= 0 ? absl::StrFormat("%.6g", d.detectable) : "null", d.seeds_needed,
-                          Verdict(d, m, u.same_tokenizer));
+    const auto [d, verdict] = Decide(c, u, m);
+    absl::StrAppendFormat(&diffs, "%s\n    %s: {\"mean\": %s, \"ci95_half_width\": %s, \"detectable\": %s, "
+                          "\"seeds_needed\": %d, \"verdict\": %s}",
+                          diffs.empty() ? "" : ",", JsonString(m.name), JsonNumber(d.mean),
+                          JsonNumber(d.half_width, true), JsonNumber(d.detectable, true), d.seeds_needed,
+                          JsonString(verdict));
   }
-  std::string changes;
-  for (const auto& l : c.changes) {
-    std::string esc;
-    for (char ch : l) esc += (ch == '"' || ch == '\\') ? std::string("\\") + ch : std::string(1, ch);
-    changes += (changes.empty() ? "\"" : ", \"") + esc + "\"";
+  std::vector<std::string> changes;
+  for (const auto& l : c.changes) changes.push_back(JsonString(l));
+  std::string sequential;
+  if (c.sequential) {
+    const Comparison::Sequential& q = *c.sequential;
+    std::vector<std::string> looks;
+    for (const SequentialLook& l : q.looks)
+      looks.push_back(absl::StrFormat("{\"seeds\": %d, \"mean\": %s, \"half_width\": %s}", l.n, JsonNumber(l.mean),
+                                      JsonNumber(l.half_width, true)));
+    sequential = absl::StrFormat(
+        ",\n  \"sequential\": {\"metric\": %s, \"max_seeds\": %d, \"alpha\": %g, \"spending_power\": %g, "
+        "\"resolution\": %g, \"stopped_because\": %s,\n    \"looks\": [%s]}",
+        JsonString(q.metric), q.design.max_n, q.design.alpha, q.design.rho, q.resolution,
+        JsonString(StopReason(q.design, q.looks.empty() ? SequentialLook{} : q.looks.back(), q.resolution)), absl::StrJoin(looks, ", "));
   }
-  return absl::StrCat("{\n  \"name\": \"", c.name, "\",\n  \"changes\": [", changes, "],\n  \"baseline\": ", runs(c.baseline),
-                      ",\n  \"variant\": ", runs(c.variant), ",\n  \"difference\": {", diffs, "\n  }\n}\n");
+  return absl::StrCat("{\n  \"name\": ", JsonString(c.name), ",\n  \"changes\": [", absl::StrJoin(changes, ", "), "],\n  \"baseline\": ", runs(c.baseline),
+                      ",\n  \"variant\": ", runs(c.variant), ",\n  \"difference\": {", diffs, "\n  }", sequential, "\n}\n");
 }
 
 }  // namespace tinylm

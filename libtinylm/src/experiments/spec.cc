@@ -310,9 +310,7 @@ void Diff(const Message& a, const Message& b, const std::string& prefix, std::ve
       if (f->is_extension() && std::find(fields.begin(), fields.end(), f) == fields.end()) fields.push_back(f);
   }
   for (const FieldDescriptor* fd : fields) {
-    if (fd->name() == "base" || fd->name() == "replace" || fd->name() == "name" || fd->name() == "description") {
-      if (prefix.empty()) continue;  // identity fields of the experiment itself
-    }
+    if (prefix.empty() && IsComparisonField(fd->name())) continue;
     const std::string name = fd->is_extension() ? "[" + fd->full_name() + "]" : fd->name();
     const std::string path = prefix.empty() ? name : prefix + "." + name;
     if (fd->is_repeated()) {
@@ -557,6 +555,12 @@ SpecError ResolvedSpec::ErrorAt(const std::string& path, const std::string& reas
   } catch (...) {
   }
   return SpecError(Locate(p, in_baseline) + ": " + path + ": " + reason);
+}
+
+bool IsComparisonField(const std::string& f) {
+  for (const char* c : {"name", "description", "base", "replace", "seeds", "output_dir", "sequential"})
+    if (f == c) return true;
+  return false;
 }
 
 std::vector<std::string> DiffSpecs(const Message& a, const Message& b) {

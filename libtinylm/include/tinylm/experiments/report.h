@@ -1,10 +1,12 @@
 // Comparing baseline and variant runs: statistics over seeds, the text table, report.md, the
 // SVG learning curves, and summary.json.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "results.pb.h"
+#include "tinylm/experiments/sequential.h"
 #include "tinylm/experiments/statistics.h"
 
 namespace tinylm {
@@ -19,7 +21,27 @@ struct Comparison {
   bool same_tokenizer = true;
   std::string compute;  // markdown table of FLOPs per token (experiments/compute.h), or empty
   std::string speed;    // markdown table of the speed comparison (experiments/speed.h), or empty
+  // Set when seeds were added sequentially: the row of `metric` then shows the design's
+  // repeated 95% interval, and its verdict says why the seeds stopped.
+  struct Sequential {
+    std::string metric;
+    SequentialDesign design;
+    double resolution = 0;
+    std::vector<SequentialLook> looks;  // every look taken, in order
+  };
+  std::optional<Sequential> sequential;
 };
+
+// Paired differences variant - baseline of a table row ("val bits/byte", an evaluator's metric)
+// over the seeds where neither arm diverged. Throws std::invalid_argument naming the row when no
+// run has such a metric.
+std::vector<double> PairedDifferences(const Comparison& c, const std::string& metric);
+// The rows that can decide a sequential comparison before any run: the built-in metrics with a
+// direction (evaluator metrics are known once runs report them).
+std::vector<std::string> BuiltinDecidingMetrics();
+
+// The sequential note under the table: seeds run, why they stopped, what the interval means.
+std::string SequentialNote(const Comparison& c);
 
 // One line per diverged run: arm, seed, step, stage, reason and layer (training/divergence.h).
 // Diverged runs are left out of every statistic (a paired comparison leaves out the seed).

@@ -88,7 +88,13 @@ void MergeSpec(const proto::ExperimentSpec& overlay, proto::ExperimentSpec* dst)
 // field, a bad index or a value of the wrong type.
 void ApplyOverride(const Override& o, google::protobuf::Message* spec);
 
-// Fields whose effective values differ, one "path: old -> new" line each.
+// Top-level ExperimentSpec fields that name, locate or schedule the comparison (name,
+// description, base, replace, seeds, output_dir, sequential) rather than say what one run
+// trains: left out of a run's cache key and of the changes listed between arms.
+bool IsComparisonField(const std::string& top_level_field);
+
+// Fields whose effective values differ, one "path: old -> new" line each; at the top level,
+// comparison fields are left out.
 std::vector<std::string> DiffSpecs(const google::protobuf::Message& a, const google::protobuf::Message& b);
 
 // Canonical text form (stable across runs: the cache key hashes it).
