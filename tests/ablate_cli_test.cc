@@ -161,6 +161,46 @@ TEST_F(AblateCli, SequentialSeedsAddPairsUntilDecidedOrTheMaximum) {
   EXPECT_NE(single.out.find("sequential: needs a comparison"), std::string::npos) << single.out;
 }
 
+TEST_F(AblateCli, LearningRateSweepPicksEachArmsRateOnASeedOfItsOwn) {
+  // Two rates 100x apart: the tiny model learns far more at the larger one in 16 steps.
+  const Result r = Ablate(spec_ + " --speed-rounds 0 --set lr_sweep.min_lr=1e-4 --set lr_sweep.max_lr=1e-2 "
+                                  "--set lr_sweep.points=3 --set lr_sweep.seed=9");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("learning-rate sweep on seed 9, per arm: 0.0001 0.001 0.01"), std::string::npos) << r.out;
+  for (const char* run : {"[baseline lr 0.0001 seed 9] training", "[baseline lr 0.01 seed 9] training",
+                          "[variant lr 0.001 seed 9] training", "[baseline] learning rate 0.01", "[variant] learning rate 0.01"})
+    EXPECT_NE(r.out.find(run), std::string::npos) << run << "\n" << r.out;
+  EXPECT_NE(r.out.find("| 0.01 | "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" * |"), std::string::npos) << r.out;  // the chosen rate is marked
+  EXPECT_NE(r.out.find("best rate 0.01 is at the edge of the grid"), std::string::npos) << r.out;
+  // The table's learning-rate row shows each arm's chosen rate.
+  const size_t row = r.out.find("\nlearning rate ");
+  ASSERT_NE(row, std::string::npos) << r.out;
+  EXPECT_NE(r.out.substr(row, r.out.find('\n', row + 1) - row).find("0.01"), std::string::npos) << r.out;
+  for (const char* f : {"lr_sweep.svg", "curves_flops.svg"}) EXPECT_TRUE(fs::exists(dir_.path() + "/out/qk_off/" + f)) << f;
+
+  // A sweep seed that is one of the comparison's seeds would bias its arm: refused.
+  const Result same = Ablate(spec_ + " --set lr_sweep.seed=2");
+  EXPECT_EQ(same.code, 2);
+  EXPECT_NE(same.out.find("lr_sweep.seed: seed 2 is one of the comparison's seeds"), std::string::npos) << same.out;
+}
+
+TEST_F(AblateCli, EqualFlopsGivesTheVariantTheBaselinesTrainingFlops) {
+  // A wider FFN costs more per token: under equal_flops the variant trains on fewer tokens.
+  const std::string wide = dir_.Write("specs/wide.pbtxt", "base: \"base.pbtxt\"\nequal_flops: true\n"
+                                                          "model { block { layer {} layer { residual { mixer { swiglu { hidden: 96 } } } } } }\n");
+  const Result r = Ablate(wide + " --speed-rounds 0 --seeds 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("equal_flops: the variant's budgets scaled to the baseline's FLOPs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Equal compute: the variant's token budgets were scaled"), std::string::npos) << r.out;
+  const size_t row = r.out.find("\ntokens seen ");
+  ASSERT_NE(row, std::string::npos) << r.out;
+  const std::string tokens = r.out.substr(row, r.out.find('\n', row + 1) - row);
+  EXPECT_NE(tokens.find("1,024"), std::string::npos) << tokens;  // the baseline's budget
+  EXPECT_NE(tokens.find(" -"), std::string::npos) << tokens;     // the variant saw fewer
+  EXPECT_NE(r.out.find("\ntraining FLOPs/token "), std::string::npos) << r.out;
+}
+
 TEST_F(AblateCli, BadSpecFailsBeforeWritingAnything) {
   const std::string bad = dir_.Write("specs/bad.pbtxt", "base: \"base.pbtxt\"\nstages { seq_len: 64 }\n");
   const Result r = Ablate(bad);

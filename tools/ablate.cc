@@ -20,6 +20,7 @@
 #include "command_line.h"
 #include "tinylm/experiments/compute.h"
 #include "tinylm/experiments/experiment.h"
+#include "tinylm/experiments/lr_sweep.h"
 #include "tinylm/experiments/sequential.h"
 #include "tinylm/experiments/speed.h"
 #include "tinylm/plugins/plugin_manager.h"
@@ -219,9 +220,15 @@ int Main(int argc, char** argv) {
     // Everything is validated before anything is trained or written.
     const ResolvedSpec rs = LoadSpec(spec_path, overrides);
     const std::string dir = ResolveDataDir(data_dir);
-    const Experiment variant = PrepareExperiment(rs, false, dir);
+    Experiment variant = PrepareExperiment(rs, false, dir);
     std::unique_ptr<Experiment> baseline;
     if (rs.has_baseline()) baseline = std::make_unique<Experiment>(PrepareExperiment(rs, true, dir));
+    std::vector<StageCompute> variant_compute = ComputeOf(variant), baseline_compute;
+    if (baseline) baseline_compute = ComputeOf(*baseline);
+    if (variant.spec.equal_flops()) {
+      variant = AtBaselineFlops(variant, baseline_compute, variant_compute);
+      variant_compute = ComputeOf(variant);
+    }
 
     Comparison cmp;
     cmp.name = variant.spec.name();
@@ -245,17 +252,23 @@ int Main(int argc, char** argv) {
                   static_cast<long long>(st.train_documents), static_cast<long long>(st.dropped_overlap),
                   static_cast<long long>(st.val_documents));
     PrintTokenization(variant);
-    {
-      const std::vector<StageCompute> vc = ComputeOf(variant);
-      std::vector<StageCompute> bc;
-      if (baseline) bc = ComputeOf(*baseline);
-      cmp.compute = ComputeTable(baseline ? &bc : nullptr, vc);
-      std::printf("\n\nCompute (FLOPs from every layer's count; training = forward + backward at 2x forward):\n%s",
-                  cmp.compute.c_str());
-    }
+    cmp.compute = ComputeTable(baseline ? &baseline_compute : nullptr, variant_compute);
+    cmp.equal_flops = variant.spec.equal_flops();
+    std::printf("\n\nCompute (FLOPs from every layer's count; training = forward + backward at 2x forward%s):\n%s",
+                cmp.equal_flops ? "; equal_flops: the variant's budgets scaled to the baseline's FLOPs" : "",
+                cmp.compute.c_str());
+    cmp.variant_flops = StageFlopsOf(variant_compute);
+    cmp.baseline_flops = StageFlopsOf(baseline_compute);
     std::printf("\nseeds:");
     for (uint64_t s : variant.seeds) std::printf(" %llu", static_cast<unsigned long long>(s));
     if (variant.spec.has_sequential()) cmp.sequential = PlanSequential(rs, variant);
+    if (variant.spec.has_lr_sweep()) {
+      cmp.lr_sweep.emplace();
+      cmp.lr_sweep->seed = variant.spec.lr_sweep().seed();
+      cmp.lr_sweep->grid = LearningRateGrid(variant.spec.lr_sweep());
+      std::printf("\nlearning-rate sweep on seed %llu, per arm:", static_cast<unsigned long long>(cmp.lr_sweep->seed));
+      for (double lr : cmp.lr_sweep->grid) std::printf(" %.3g", lr);
+    }
     std::printf("\n");
     if (vm.count("dry-run")) {
       std::printf("\ndry run: spec is valid; nothing trained.\n");
@@ -271,12 +284,12 @@ int Main(int argc, char** argv) {
     const bool tty = isatty(fileno(stdout));
     // Runs live in content-addressed directories (spec, seed, code, data): a baseline shared by
     // a suite of ablations trains once per seed, and a finished run is never trained again.
-    auto run = [&](const Experiment& e, uint64_t seed) {
+    const TrainRunFn train = [&](const Experiment& e, uint64_t seed, const std::string& label) {
       RunOptions o;
       o.seed = seed;
       o.dir = (out / "runs" / e.CacheKey(seed)).string();
       o.resume = vm.count("resume") > 0;
-      o.label = "[" + e.role + " seed " + std::to_string(seed) + "]";
+      o.label = label;
       o.tty = tty;
       proto::RunSummary cached;
       if (ReadFinishedRun(o.dir, &cached) && cached.spec_hash() == e.CacheKey(seed)) {
@@ -286,6 +299,24 @@ int Main(int argc, char** argv) {
       std::printf("%s training -> %s\n", o.label.c_str(), o.dir.c_str());
       return TrainRun(e, o);
     };
+    auto run = [&](const Experiment& e, uint64_t seed) {
+      proto::RunSummary r = train(e, seed, "[" + e.role + " seed " + std::to_string(seed) + "]");
+      AnnotateRun(e, &e == baseline.get() ? baseline_compute : variant_compute, &r);
+      return r;
+    };
+    if (cmp.lr_sweep) {
+      // Each arm at its own best rate: the arms are replaced by their chosen versions.
+      Comparison::LrSweep& q = *cmp.lr_sweep;
+      for (auto [arm, sweep, compute] : {std::tuple{baseline.get(), &q.baseline, &baseline_compute},
+                                         std::tuple{&variant, &q.variant, &variant_compute}}) {
+        Experiment chosen = *arm;
+        *sweep = SweepLearningRate(*arm, q.grid, q.seed, train, &chosen);
+        for (size_t i = 0; i < sweep->runs.size(); ++i) AnnotateRun(AtLearningRate(*arm, q.grid[i]), *compute, &sweep->runs[i]);
+        *arm = std::move(chosen);
+        std::printf("[%s] learning rate %.3g%s\n", arm->role.c_str(), sweep->chosen_lr,
+                    sweep->all_diverged ? " (the spec's: every rate of the sweep diverged)" : "");
+      }
+    }
     auto run_pair = [&](uint64_t seed) {
       if (baseline) cmp.baseline.push_back(run(*baseline, seed));
       cmp.variant.push_back(run(variant, seed));
@@ -300,8 +331,11 @@ int Main(int argc, char** argv) {
     }
     const std::string table = ComparisonTable(cmp);
     std::printf("\n%s\n%s\n", cmp.name.c_str(), table.c_str());
+    if (cmp.lr_sweep) std::printf("%s\n", LrSweepTable(cmp).c_str());
     if (!cmp.speed.empty()) std::printf("Speed (variant against baseline):\n%s\n", cmp.speed.c_str());
     WriteFileAtomic((report_dir / "curves.svg").string(), CurvesSvg(cmp));
+    WriteFileAtomic((report_dir / "curves_flops.svg").string(), CurvesSvg(cmp, CurveAxis::kFlops));
+    if (cmp.lr_sweep) WriteFileAtomic((report_dir / "lr_sweep.svg").string(), LrSweepSvg(cmp));
     WriteFileAtomic((report_dir / "report.md").string(), ReportMarkdown(cmp, ReproduceCommand(variant, argc, argv)));
     WriteFileAtomic((report_dir / "summary.json").string(), SummaryJson(cmp));  // last: marks it finished
     std::printf("report: %s\n", (report_dir / "report.md").c_str());

@@ -1,18 +1,17 @@
 #include "tinylm/experiments/compute.h"
 
+#include <absl/strings/str_cat.h>
 #include <absl/strings/str_format.h>
 
+#include <cmath>
+
+#include "tinylm/experiments/line_plot.h"
 #include "tinylm/model/flops.h"
 
 namespace tinylm {
 namespace {
 
-std::string Si(double v) {
-  const char* unit[] = {"", "k", "M", "G", "T", "P", "E"};
-  int i = 0;
-  while (v >= 1000 && i < 6) v /= 1000, ++i;
-  return absl::StrFormat("%.3g %s", v, unit[i]);
-}
+std::string Si(double v) { return SiNumber(v, " "); }
 
 }  // namespace
 
@@ -51,6 +50,31 @@ std::string ComputeTable(const std::vector<StageCompute>* baseline, const std::v
     }
   }
   return s;
+}
+
+Experiment AtBaselineFlops(const Experiment& variant, const std::vector<StageCompute>& baseline,
+                           const std::vector<StageCompute>& variant_compute) {
+  if (baseline.size() != variant_compute.size())
+    throw SpecError(absl::StrCat("equal_flops: the baseline has ", baseline.size(), " stages and the variant ",
+                                 variant_compute.size(), "; equal compute needs the same stages"));
+  return WithStageSettings(variant, [&](int i, proto::StageSpec* st) {
+    const double tokens = baseline[i].total() / variant_compute[i].training_per_token;
+    st->set_tokens(std::max<int64_t>(1, std::llround(tokens)));
+  });
+}
+
+std::vector<Comparison::StageFlops> StageFlopsOf(const std::vector<StageCompute>& compute) {
+  std::vector<Comparison::StageFlops> out;
+  for (const StageCompute& c : compute) out.push_back({c.tokens, c.training_per_token});
+  return out;
+}
+
+void AnnotateRun(const Experiment& arm, const std::vector<StageCompute>& compute, proto::RunSummary* run) {
+  double flops = 0, tokens = 0;
+  for (const StageCompute& c : compute) flops += c.total(), tokens += static_cast<double>(c.tokens);
+  run->set_training_flops(flops);
+  run->set_training_flops_per_token(tokens > 0 ? flops / tokens : 0);
+  run->set_learning_rate(arm.stages[0].spec.optimizer().lr());
 }
 
 }  // namespace tinylm

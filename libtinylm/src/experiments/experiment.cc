@@ -73,6 +73,15 @@ namespace {
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 
+// What determines one seed's results: the spec without its comparison fields.
+std::string RunText(const proto::ExperimentSpec& s) {
+  proto::ExperimentSpec run = s;
+  for (int i = 0; i < run.GetDescriptor()->field_count(); ++i)
+    if (const FieldDescriptor* f = run.GetDescriptor()->field(i); IsComparisonField(f->name()))
+      run.GetReflection()->ClearField(&run, f);
+  return SpecToText(run);
+}
+
 // Raw documents of one stage, before tokenization.
 struct StageDocs {
   std::vector<Document> train, val;
@@ -108,7 +117,7 @@ class Preparer {
     if (ev.temperature() < 0) Fail("eval.temperature", "must not be negative");
     if (ev.top_p() <= 0 || ev.top_p() > 1) Fail("eval.top_p", "must be in (0, 1]");
     if (s.runtime().threads() < 0) Fail("runtime.threads", "must not be negative");
-    if (s.has_sequential() && !baseline_) CheckSequential(s);
+    if (!baseline_) CheckComparisonOptions(s);
 
     // Stage settings and documents first: a trained tokenizer learns from them.
     if (s.stages_size() == 0) s.add_stages();
@@ -161,11 +170,7 @@ class Preparer {
     }
 
     e.spec_text = SpecToText(s);
-    proto::ExperimentSpec run = s;
-    for (int i = 0; i < run.GetDescriptor()->field_count(); ++i)
-      if (const FieldDescriptor* f = run.GetDescriptor()->field(i); IsComparisonField(f->name()))
-        run.GetReflection()->ClearField(&run, f);
-    e.run_text = SpecToText(run);
+    e.run_text = RunText(s);
     return e;
   }
 
@@ -179,6 +184,26 @@ class Preparer {
     }
     if (!ext) Fail(path, "empty: set one plugin component, e.g. [tinylm.plugins.name] { ... }");
     return {ext, &m.GetReflection()->GetMessage(m, ext)};
+  }
+
+  // Sequential seeds, learning-rate sweeps and equal-FLOPs budgets shape a comparison.
+  void CheckComparisonOptions(const proto::ExperimentSpec& s) const {
+    if (s.has_sequential()) CheckSequential(s);
+    if (s.has_lr_sweep()) {
+      const proto::LrSweepSpec& q = s.lr_sweep();
+      if (!rs_.has_baseline()) Fail("lr_sweep", "needs a comparison: set `base`");
+      if (!(q.min_lr() > 0) || !std::isfinite(q.min_lr())) Fail("lr_sweep.min_lr", "must be positive");
+      if (!(q.max_lr() >= q.min_lr()) || !std::isfinite(q.max_lr())) Fail("lr_sweep.max_lr", "must be at least min_lr");
+      if (q.points() < 2 || q.points() > 20) Fail("lr_sweep.points", "must be between 2 and 20");
+      for (uint64_t seed : s.seeds())
+        if (seed == q.seed()) Fail("lr_sweep.seed", absl::StrCat("seed ", seed, " is one of the comparison's seeds; the sweep needs its own"));
+      // Sequential seeds are numbered after the largest listed one.
+      const uint64_t largest = *std::max_element(s.seeds().begin(), s.seeds().end());
+      const uint64_t last_added = s.has_sequential() ? largest + s.sequential().max_seeds() : largest;
+      if (q.seed() > largest && q.seed() <= last_added)
+        Fail("lr_sweep.seed", absl::StrCat("seed ", q.seed(), " may be added by the sequential seeds; the sweep needs its own"));
+    }
+    if (s.equal_flops() && !rs_.has_baseline()) Fail("equal_flops", "needs a comparison: set `base`");
   }
 
   void CheckSequential(const proto::ExperimentSpec& s) const {
@@ -391,6 +416,21 @@ class Preparer {
 };
 
 }  // namespace
+
+Experiment WithStageSettings(const Experiment& e, const std::function<void(int, proto::StageSpec*)>& change) {
+  Experiment out = e;
+  for (int i = 0; i < out.spec.stages_size(); ++i) {
+    // The spec and the stage's effective settings hold the same values: the same edit on each.
+    change(i, out.spec.mutable_stages(i));
+    PreparedStage& st = out.stages[i];
+    change(i, &st.spec);
+    const int64_t per_step = static_cast<int64_t>(st.spec.batch_size()) * st.spec.seq_len();
+    st.steps = (st.spec.tokens() + per_step - 1) / per_step;
+  }
+  out.spec_text = SpecToText(out.spec);
+  out.run_text = RunText(out.spec);
+  return out;
+}
 
 Experiment PrepareExperiment(const ResolvedSpec& rs, bool baseline, const std::string& data_dir) {
   return Preparer(rs, baseline, data_dir).Run();

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "tinylm/evaluation/embedding_spread.h"
+#include "tinylm/experiments/line_plot.h"
 
 namespace tinylm {
 
@@ -25,12 +26,26 @@ struct Metric {
   bool lower_is_better;
   bool per_token = false;  // meaningless across different tokenizers
   bool directional = true;  // false: a diagnostic, the difference is not labeled better or worse
+  bool fixed = false;       // set by the arm's spec, not measured: no interval, no verdict
 };
 
 std::vector<Metric> Metrics(const Comparison& c) {
+  auto any = [&](const std::function<bool(const proto::RunSummary&)>& has) {
+    for (const auto* runs : {&c.baseline, &c.variant})
+      for (const auto& r : *runs)
+        if (has(r)) return true;
+    return false;
+  };
   std::vector<Metric> m = {
-      {"parameters", [](const proto::RunSummary& r) { return static_cast<double>(r.params()); }, 0, true},
-      {"tokens seen", [](const proto::RunSummary& r) { return static_cast<double>(r.tokens()); }, 0, true},
+      {"parameters", [](const proto::RunSummary& r) { return static_cast<double>(r.params()); }, 0, true, false, true, true},
+      {"tokens seen", [](const proto::RunSummary& r) { return static_cast<double>(r.tokens()); }, 0, true, false, true, true},
+  };
+  if (any([](const proto::RunSummary& r) { return r.has_training_flops_per_token(); }))
+    m.push_back({"training FLOPs/token", [](const proto::RunSummary& r) { return r.training_flops_per_token(); }, 0, true,
+                 false, true, true});
+  if (c.lr_sweep)
+    m.push_back({"learning rate", [](const proto::RunSummary& r) { return r.learning_rate(); }, -1, true, false, false, true});
+  const std::vector<Metric> measured = {
       {"wall time (s)", [](const proto::RunSummary& r) { return r.wall_seconds(); }, 1, true},
       {"train tokens/s", [](const proto::RunSummary& r) { return r.train_tokens_per_sec(); }, 0, false},
       {"val loss (nats/token)", [](const proto::RunSummary& r) { return r.val_loss(); }, 4, true, true},
@@ -39,6 +54,7 @@ std::vector<Metric> Metrics(const Comparison& c) {
       {"sample repetition", [](const proto::RunSummary& r) { return r.repetition(); }, 3, true},
       {"embedding spread", [](const proto::RunSummary& r) { return r.embedding_spread(); }, 4, false, false, false},
   };
+  m.insert(m.end(), measured.begin(), measured.end());
   // Evaluator metrics (plugins), in name order; direction guessed from the name for labels.
   std::set<std::string> extra;
   for (const auto* runs : {&c.baseline, &c.variant})
@@ -74,7 +90,9 @@ Comparison WithoutDiverged(const Comparison& c) {
   return u;
 }
 
+// decimals < 0: three significant digits (learning rates).
 std::string Num(double v, int decimals) {
+  if (decimals < 0) return absl::StrFormat("%.3g", v);
   if (decimals == 0) {
     std::string s = absl::StrFormat("%.0f", v);
     const bool neg = !s.empty() && s[0] == '-';
@@ -103,7 +121,7 @@ std::vector<double> Differences(const Comparison& c, const Metric& m) {
 std::string Cell(const std::vector<proto::RunSummary>& runs, const Metric& m) {
   const Stats s = Summarize(Values(runs, m));
   if (s.n == 0) return "";
-  if (s.n == 1 || (m.decimals == 0 && s.sd == 0)) return Num(s.mean, m.decimals);
+  if (s.n == 1 || ((m.decimals == 0 || m.fixed) && s.sd == 0)) return Num(s.mean, m.decimals);
   return Num(s.mean, m.decimals) + " ± " + Num(s.sd, m.decimals);
 }
 
@@ -175,7 +193,7 @@ std::vector<std::vector<std::string>> Rows(const Comparison& all) {
     std::string diff = Signed(d.mean, m.decimals), verdict;
     if (c.variant.empty()) {
       diff = "n/a: every seed diverged";
-    } else if (m.name != "parameters" && m.name != "tokens seen") {
+    } else if (!m.fixed) {
       if (d.half_width >= 0)
         diff += " [" + Signed(d.mean - d.half_width, m.decimals) + ", " + Signed(d.mean + d.half_width, m.decimals) + "]";
       else
@@ -213,6 +231,10 @@ std::vector<std::string> NotesPerRun(const Comparison& c,
 
 }  // namespace
 
+constexpr char kEqualFlopsNote[] =
+    "Equal compute: the variant's token budgets were scaled so that each stage costs it the baseline's training FLOPs "
+    "(tokens seen differ on purpose).";
+
 std::vector<double> PairedDifferences(const Comparison& c, const std::string& metric) {
   for (const Metric& m : Metrics(c))
     if (m.name == metric) return Differences(WithoutDiverged(c), m);
@@ -222,7 +244,7 @@ std::vector<double> PairedDifferences(const Comparison& c, const std::string& me
 std::vector<std::string> BuiltinDecidingMetrics() {
   std::vector<std::string> names;
   for (const Metric& m : Metrics(Comparison{}))
-    if (m.directional && m.name != "parameters" && m.name != "tokens seen") names.push_back(m.name);
+    if (m.directional && !m.fixed) names.push_back(m.name);
   return names;
 }
 
@@ -281,77 +303,100 @@ std::string ComparisonTable(const Comparison& c) {
   for (const std::string& w : CollapseWarnings(c)) out += "Warning: " + w + "\n";
   for (const std::string& d : DivergenceNotes(c)) out += "Diverged: " + d + " (left out above)\n";
   if (c.sequential) out += SequentialNote(c) + "\n";
+  if (c.equal_flops) out += kEqualFlopsNote + std::string("\n");
   return out + note;
 }
 
-std::string CurvesSvg(const Comparison& c) {
-  const double W = 860, H = 480, L = 70, R = 170, T = 40, B = 50;
-  double xmax = 1, ymin = 1e300, ymax = -1e300;
-  auto scan = [&](const std::vector<proto::RunSummary>& runs) {
-    for (const auto& r : runs) {
-      for (const auto& p : r.train_curve()) xmax = std::max<double>(xmax, p.tokens()), ymin = std::min(ymin, p.loss()), ymax = std::max(ymax, p.loss());
-      for (const auto& p : r.val_curve()) xmax = std::max<double>(xmax, p.tokens()), ymin = std::min(ymin, p.loss()), ymax = std::max(ymax, p.loss());
-    }
-  };
-  scan(c.baseline);
-  scan(c.variant);
-  if (ymin > ymax) ymin = 0, ymax = 1;
-  // Early training losses dwarf the rest; clip the y range to the interesting part.
-  ymax = std::min(ymax, ymin + 3.0);
-  const double pad = 0.05 * (ymax - ymin + 1e-9);
-  ymin -= pad;
-  ymax += pad;
-  auto X = [&](double t) { return L + (W - L - R) * t / xmax; };
-  auto Y = [&](double v) { return T + (H - T - B) * (1 - (std::min(v, ymax) - ymin) / (ymax - ymin)); };
-  std::string s = absl::StrFormat(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"12\">\n"
-      "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-      "<text x=\"%.0f\" y=\"22\" font-size=\"15\">%s: loss vs training tokens</text>\n",
-      W, H, L, c.name);
-  for (int i = 0; i <= 5; ++i) {
-    const double v = ymin + (ymax - ymin) * i / 5, tk = xmax * i / 5;
-    absl::StrAppendFormat(&s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L, Y(v), W - R, Y(v));
-    absl::StrAppendFormat(&s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>\n", L - 6, Y(v) + 4, v);
-    absl::StrAppendFormat(&s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", X(tk), H - B + 18,
-                          tk >= 1e6 ? absl::StrFormat("%.1fM", tk / 1e6) : absl::StrFormat("%.0fk", tk / 1e3));
+double FlopsAtTokens(const std::vector<Comparison::StageFlops>& stages, double tokens) {
+  double flops = 0;
+  for (const Comparison::StageFlops& st : stages) {
+    const double here = std::min(tokens, static_cast<double>(st.tokens));
+    if (here <= 0) break;
+    flops += here * st.per_token;
+    tokens -= here;
   }
-  absl::StrAppendFormat(&s, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#444\"/>\n", L, T,
-                        W - L - R, H - T - B);
-  absl::StrAppendFormat(&s, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">training tokens</text>\n", (L + W - R) / 2, H - 10);
-  auto polyline = [&](const google::protobuf::RepeatedPtrField<proto::CurvePoint>& pts, const char* color, double width,
-                      double opacity) {
-    if (pts.empty()) return;
-    std::string d;
-    for (const auto& p : pts) absl::StrAppendFormat(&d, "%.1f,%.1f ", X(p.tokens()), Y(p.loss()));
-    absl::StrAppendFormat(&s, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%.1f\" stroke-opacity=\"%.2f\" points=\"%s\"/>\n",
-                          color, width, opacity, d);
-  };
+  // Past the last stage (never in practice): at the last stage's rate.
+  if (tokens > 0 && !stages.empty()) flops += tokens * stages.back().per_token;
+  return flops;
+}
+
+std::string CurvesSvg(const Comparison& c, CurveAxis axis) {
+  const bool flops = axis == CurveAxis::kFlops;
+  LinePlot plot;
+  plot.title = c.name + (flops ? ": loss vs training FLOPs" : ": loss vs training tokens");
+  plot.x_label = flops ? "training FLOPs" : "training tokens";
+  plot.y_span = 3.0;
   struct Arm {
     const std::vector<proto::RunSummary>* runs;
+    const std::vector<Comparison::StageFlops>* flops;
     const char* color;
-    const char* label;
+    std::string label;
   };
   std::vector<Arm> arms;
-  if (!c.baseline.empty()) arms.push_back({&c.baseline, "#1f77b4", "baseline"});
-  arms.push_back({&c.variant, "#ff7f0e", c.baseline.empty() ? "run" : "variant"});
-  double ly = T + 10;
+  if (!c.baseline.empty()) arms.push_back({&c.baseline, &c.baseline_flops, "#1f77b4", "baseline"});
+  arms.push_back({&c.variant, &c.variant_flops, "#ff7f0e", c.baseline.empty() ? "run" : "variant"});
   for (const Arm& a : arms) {
-    for (const auto& r : *a.runs) {
-      polyline(r.train_curve(), a.color, 1.0, 0.35);
-      polyline(r.val_curve(), a.color, 2.5, 0.95);
-      for (const auto& p : r.val_curve())
-        absl::StrAppendFormat(&s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"/>\n", X(p.tokens()), Y(p.loss()), a.color);
+    auto points = [&](const google::protobuf::RepeatedPtrField<proto::CurvePoint>& curve) {
+      std::vector<std::pair<double, double>> p;
+      for (const auto& pt : curve) {
+        const double t = static_cast<double>(pt.tokens());
+        p.push_back({flops ? FlopsAtTokens(*a.flops, t) : t, pt.loss()});
+      }
+      return p;
+    };
+    for (size_t i = 0; i < a.runs->size(); ++i) {
+      const proto::RunSummary& r = (*a.runs)[i];
+      plot.series.push_back({points(r.train_curve()), a.color, 1.0, 0.35, false, i == 0 ? a.label + " train" : ""});
+      plot.series.push_back({points(r.val_curve()), a.color, 2.5, 0.95, true, i == 0 ? a.label + " val" : ""});
     }
-    absl::StrAppendFormat(&s, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" stroke-width=\"2.5\"/>\n", W - R + 15,
-                          ly, W - R + 40, ly, a.color);
-    absl::StrAppendFormat(&s, "<text x=\"%.0f\" y=\"%.0f\">%s val</text>\n", W - R + 45, ly + 4, a.label);
-    absl::StrAppendFormat(&s, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" stroke-opacity=\"0.35\"/>\n", W - R + 15,
-                          ly + 18, W - R + 40, ly + 18, a.color);
-    absl::StrAppendFormat(&s, "<text x=\"%.0f\" y=\"%.0f\">%s train</text>\n", W - R + 45, ly + 22, a.label);
-    ly += 44;
   }
-  s += "</svg>\n";
-  return s;
+  return RenderSvg(plot);
+}
+
+std::string LrSweepTable(const Comparison& c) {
+  if (!c.lr_sweep) return "";
+  const Comparison::LrSweep& q = *c.lr_sweep;
+  std::string out = absl::StrFormat(
+      "Learning-rate sweep (seed %d, final val loss in nats/token; * the rate each arm's seeds trained at):\n\n"
+      "| learning rate | baseline | variant |\n|---|---|---|\n",
+      q.seed);
+  auto cell = [&](const Comparison::LrSweep::Arm& arm, size_t i) -> std::string {
+    if (i >= arm.runs.size()) return "";
+    const proto::RunSummary& r = arm.runs[i];
+    if (r.has_divergence()) return "diverged";
+    return absl::StrFormat("%.4f%s", r.val_loss(), !arm.all_diverged && q.grid[i] == arm.chosen_lr ? " *" : "");
+  };
+  for (size_t i = 0; i < q.grid.size(); ++i)
+    absl::StrAppendFormat(&out, "| %.3g | %s | %s |\n", q.grid[i], cell(q.baseline, i), cell(q.variant, i));
+  std::string notes;
+  for (const auto& [name, arm] : {std::pair<const char*, const Comparison::LrSweep::Arm*>{"baseline", &q.baseline},
+                                  {"variant", &q.variant}}) {
+    if (arm->all_diverged)
+      absl::StrAppendFormat(&notes, "Every rate diverged for the %s: its seeds train at its spec's rate %.3g.\n", name,
+                            arm->chosen_lr);
+    else if (q.grid.size() > 1 && (arm->chosen_lr == q.grid.front() || arm->chosen_lr == q.grid.back()))
+      absl::StrAppendFormat(&notes, "The %s's best rate %.3g is at the edge of the grid: a better one may lie beyond it "
+                                    "(widen lr_sweep).\n", name, arm->chosen_lr);
+  }
+  return notes.empty() ? out : out + "\n" + notes;
+}
+
+std::string LrSweepSvg(const Comparison& c) {
+  if (!c.lr_sweep) return "";
+  const Comparison::LrSweep& q = *c.lr_sweep;
+  LinePlot plot;
+  plot.title = c.name + ": final validation loss by learning rate";
+  plot.x_label = absl::StrFormat("learning rate (seed %d)", q.seed);
+  plot.log_x = true;
+  auto series = [&](const Comparison::LrSweep::Arm& arm, const char* color, const char* label) {
+    PlotSeries s{{}, color, 2.0, 0.95, true, label};
+    for (size_t i = 0; i < q.grid.size() && i < arm.runs.size(); ++i)
+      if (!arm.runs[i].has_divergence()) s.points.push_back({q.grid[i], arm.runs[i].val_loss()});
+    return s;
+  };
+  plot.series.push_back(series(q.baseline, "#1f77b4", "baseline"));
+  plot.series.push_back(series(q.variant, "#ff7f0e", "variant"));
+  return RenderSvg(plot);
 }
 
 std::string ReportMarkdown(const Comparison& c, const std::string& command) {
@@ -373,6 +418,7 @@ std::string ReportMarkdown(const Comparison& c, const std::string& command) {
   for (const std::string& w : CollapseWarnings(c)) absl::StrAppend(&md, "\n**Warning**: ", w, "\n");
   for (const std::string& d : DivergenceNotes(c)) absl::StrAppend(&md, "\n**Diverged**: ", d, " (left out of the table).\n");
   if (c.sequential) absl::StrAppend(&md, "\n**", SequentialNote(c), "**\n");
+  if (c.equal_flops) absl::StrAppend(&md, "\n**", kEqualFlopsNote, "**\n");
   if (!c.same_tokenizer)
     absl::StrAppend(&md, "\n**Tokenizers differ**: per-token loss and accuracy are not comparable; compare bits per byte.\n");
   absl::StrAppend(&md, "\nMeans ± standard deviation over seeds; the difference is paired by seed with a 95% "
@@ -383,6 +429,10 @@ std::string ReportMarkdown(const Comparison& c, const std::string& command) {
                        "would need. Validation loss "
                        "and bits per byte are unweighted cross-entropy; bits per byte divide by the UTF-8 bytes "
                        "of the text, so different tokenizers compare fairly.\n\n![curves](curves.svg)\n\n");
+  if (!c.baseline_flops.empty() || !c.variant_flops.empty())
+    absl::StrAppend(&md, "The same curves against training FLOPs (each arm's own cost per token):\n\n"
+                         "![curves against FLOPs](curves_flops.svg)\n\n");
+  if (c.lr_sweep) absl::StrAppend(&md, "## Learning rates\n\n", LrSweepTable(c), "\n![learning-rate sweep](lr_sweep.svg)\n\n");
   absl::StrAppend(&md, "## Parameters\n\n", c.baseline.empty() ? "" : "Baseline:\n\n```\n",
                   c.baseline.empty() ? "" : c.baseline_params + "```\n\nVariant:\n\n",
                   "```\n", c.variant_params, "```\n\n");
@@ -454,21 +504,35 @@ std::string SummaryJson(const Comparison& c) {
   }
   std::vector<std::string> changes;
   for (const auto& l : c.changes) changes.push_back(JsonString(l));
-  std::string sequential;
+  std::string extras;  // the optional parts of the comparison
   if (c.sequential) {
     const Comparison::Sequential& q = *c.sequential;
     std::vector<std::string> looks;
     for (const SequentialLook& l : q.looks)
       looks.push_back(absl::StrFormat("{\"seeds\": %d, \"mean\": %s, \"half_width\": %s}", l.n, JsonNumber(l.mean),
                                       JsonNumber(l.half_width, true)));
-    sequential = absl::StrFormat(
+    extras = absl::StrFormat(
         ",\n  \"sequential\": {\"metric\": %s, \"max_seeds\": %d, \"alpha\": %g, \"spending_power\": %g, "
         "\"resolution\": %g, \"stopped_because\": %s,\n    \"looks\": [%s]}",
         JsonString(q.metric), q.design.max_n, q.design.alpha, q.design.rho, q.resolution,
         JsonString(StopReason(q.design, q.looks.empty() ? SequentialLook{} : q.looks.back(), q.resolution)), absl::StrJoin(looks, ", "));
   }
+  if (c.lr_sweep) {
+    const Comparison::LrSweep& q = *c.lr_sweep;
+    auto arm = [&](const Comparison::LrSweep::Arm& a) {
+      std::vector<std::string> losses;
+      for (const auto& r : a.runs) losses.push_back(r.has_divergence() ? "null" : JsonNumber(r.val_loss()));
+      return absl::StrFormat("{\"chosen_lr\": %s, \"all_diverged\": %s, \"val_loss\": [%s]}", JsonNumber(a.chosen_lr),
+                             a.all_diverged ? "true" : "false", absl::StrJoin(losses, ", "));
+    };
+    std::vector<std::string> grid;
+    for (double lr : q.grid) grid.push_back(JsonNumber(lr));
+    absl::StrAppendFormat(&extras, ",\n  \"lr_sweep\": {\"seed\": %d, \"grid\": [%s],\n    \"baseline\": %s,\n    \"variant\": %s}",
+                          q.seed, absl::StrJoin(grid, ", "), arm(q.baseline), arm(q.variant));
+  }
+  if (c.equal_flops) extras += ",\n  \"equal_flops\": true";
   return absl::StrCat("{\n  \"name\": ", JsonString(c.name), ",\n  \"changes\": [", absl::StrJoin(changes, ", "), "],\n  \"baseline\": ", runs(c.baseline),
-                      ",\n  \"variant\": ", runs(c.variant), ",\n  \"difference\": {", diffs, "\n  }", sequential, "\n}\n");
+                      ",\n  \"variant\": ", runs(c.variant), ",\n  \"difference\": {", diffs, "\n  }", extras, "\n}\n");
 }
 
 }  // namespace tinylm

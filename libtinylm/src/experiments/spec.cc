@@ -558,7 +558,8 @@ SpecError ResolvedSpec::ErrorAt(const std::string& path, const std::string& reas
 }
 
 bool IsComparisonField(const std::string& f) {
-  for (const char* c : {"name", "description", "base", "replace", "seeds", "output_dir", "sequential"})
+  for (const char* c : {"name", "description", "base", "replace", "seeds", "output_dir", "sequential",
+                        "lr_sweep", "equal_flops"})
     if (f == c) return true;
   return false;
 }

@@ -1,6 +1,7 @@
 // An experiment prepared for training: the resolved spec validated end to end (tokenizer,
 // data read and tokenized, model built), so that every error surfaces before any training.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,6 +55,12 @@ struct Experiment {
 // of (seed, stage, step), so a resumed run sees the same data. `ones` is a reusable buffer for
 // the weights of streams that carry none. Used by the trainer and the speed probes alike.
 void DrawTrainingBatch(const PreparedStage& st, int stage, uint64_t seed, int64_t step, Batch* batch, Tensor* ones);
+
+// A copy of `e` that trains with other stage settings: `change(i, stage)` edits stage i's spec
+// (a learning rate, a token budget; not its data), steps follow the token budget, and the spec
+// texts and cache key follow the change. Used by learning-rate sweeps and equal-FLOPs budgets,
+// so they need not prepare the data again.
+Experiment WithStageSettings(const Experiment& e, const std::function<void(int, proto::StageSpec*)>& change);
 
 // The code version baked in at build time (git describe, or the project version).
 const char* CodeVersion();

@@ -30,7 +30,29 @@ struct Comparison {
     std::vector<SequentialLook> looks;  // every look taken, in order
   };
   std::optional<Sequential> sequential;
+  // Set when each arm picked its learning rate by a sweep (experiments/lr_sweep.h).
+  struct LrSweep {
+    uint64_t seed = 0;
+    std::vector<double> grid;
+    struct Arm {
+      std::vector<proto::RunSummary> runs;  // one per grid rate, in grid order
+      double chosen_lr = 0;
+      bool all_diverged = false;  // then the arm keeps its spec's rate
+    };
+    Arm baseline, variant;
+  };
+  std::optional<LrSweep> lr_sweep;
+  bool equal_flops = false;  // the variant's budgets were scaled to the baseline's training FLOPs
+  // Each arm's training FLOPs per stage, for curves against compute (experiments/compute.h).
+  struct StageFlops {
+    int64_t tokens = 0;  // the stage's training tokens
+    double per_token = 0;
+  };
+  std::vector<StageFlops> baseline_flops, variant_flops;
 };
+
+// Training FLOPs spent by the time a run has seen `tokens` (cumulative over its stages).
+double FlopsAtTokens(const std::vector<Comparison::StageFlops>& stages, double tokens);
 
 // Paired differences variant - baseline of a table row ("val bits/byte", an evaluator's metric)
 // over the seeds where neither arm diverged. Throws std::invalid_argument naming the row when no
@@ -53,8 +75,15 @@ std::vector<std::string> CollapseWarnings(const Comparison& c);
 
 // The table printed by ablate.
 std::string ComparisonTable(const Comparison& c);
-// Learning curves (training loss thin, validation loss thick) of every run, by tokens seen.
-std::string CurvesSvg(const Comparison& c);
+// Learning curves (training loss thin, validation loss thick) of every run, against tokens seen
+// or training FLOPs spent (each arm's own FLOPs per token, stage by stage).
+enum class CurveAxis { kTokens, kFlops };
+std::string CurvesSvg(const Comparison& c, CurveAxis axis = CurveAxis::kTokens);
+// The learning-rate sweep: a table of final validation loss per rate and arm, the chosen rates
+// marked, with a warning when a chosen rate is at the grid's edge; and its plot. Empty without
+// a sweep.
+std::string LrSweepTable(const Comparison& c);
+std::string LrSweepSvg(const Comparison& c);
 // report.md: what changed, parameters, the table, samples, how to reproduce.
 std::string ReportMarkdown(const Comparison& c, const std::string& command);
 // Machine-readable summary of the comparison.
