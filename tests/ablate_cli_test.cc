@@ -201,6 +201,34 @@ TEST_F(AblateCli, EqualFlopsGivesTheVariantTheBaselinesTrainingFlops) {
   EXPECT_NE(r.out.find("\ntraining FLOPs/token "), std::string::npos) << r.out;
 }
 
+TEST_F(AblateCli, SuiteRunsEveryAblationOfABaseAgainstOneBaselineAndRanksThem) {
+  dir_.Write("specs/wide_ffn.pbtxt", "base: \"base.pbtxt\"\nmodel { block { layer {} layer { residual { mixer { swiglu { hidden: 48 } } } } } }\n");
+  dir_.Write("specs/other_base.pbtxt", "base: \"qk_off.pbtxt\"\n");  // an ablation of an ablation: not in the suite
+  const Result r = Ablate("--suite " + dir_.path() + "/specs/base.pbtxt --speed-rounds 0");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("suite suite_base: 2 ablations ranked by val bits/byte"), std::string::npos) << r.out;
+  // The baseline trains once per seed; the second ablation reads it from the cache.
+  size_t trained = 0;
+  for (size_t at = r.out.find("[baseline seed 1] training"); at != std::string::npos; at = r.out.find("[baseline seed 1] training", at + 1))
+    ++trained;
+  EXPECT_EQ(trained, 1u) << r.out;
+  EXPECT_NE(r.out.find("[baseline seed 1] cached"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("leaderboard by val bits/byte"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Holm p"), std::string::npos) << r.out;
+  for (const char* name : {"qk_off", "wide_ffn"}) EXPECT_NE(r.out.find(std::string("  ") + name + "  "), std::string::npos) << name;
+  EXPECT_EQ(r.out.find("  other_base  "), std::string::npos) << r.out;
+  for (const char* f : {"report.md", "summary.json"}) EXPECT_TRUE(fs::exists(dir_.path() + "/out/suite_base/" + f)) << f;
+  std::ifstream json(dir_.path() + "/out/suite_base/summary.json");
+  std::stringstream text;
+  text << json.rdbuf();
+  EXPECT_NE(text.str().find("\"holm_p\": "), std::string::npos) << text.str();
+
+  // A bad primary metric is refused before anything trains.
+  const Result bad = Ablate("--suite " + dir_.path() + "/specs/base.pbtxt --metric 'val bpb'");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.out.find("--metric: no table row is named 'val bpb'"), std::string::npos) << bad.out;
+}
+
 TEST_F(AblateCli, BadSpecFailsBeforeWritingAnything) {
   const std::string bad = dir_.Write("specs/bad.pbtxt", "base: \"base.pbtxt\"\nstages { seq_len: 64 }\n");
   const Result r = Ablate(bad);

@@ -64,5 +64,24 @@ TEST(Statistics, DetectableEffectAndSeedsNeededSitWherePowerCrossesPointEight) {
   EXPECT_EQ(PairedDifference({0, 0, 0, 0}, {1, -1, 1.001, -1}).seeds_needed, -1);
 }
 
+TEST(Statistics, PairedTTestPAndHolmAdjustment) {
+  // {1..5}: t = 3 / (1.5811 / sqrt 5) = 4.243 with 4 df, between the tables' 0.02 (3.747) and
+  // 0.01 (4.604) two-sided points.
+  EXPECT_GT(PairedTTestP({1, 2, 3, 4, 5}), 0.01);
+  EXPECT_LT(PairedTTestP({1, 2, 3, 4, 5}), 0.02);
+  EXPECT_NEAR(PairedTTestP({-1, -2, -3, -4, -5}), PairedTTestP({1, 2, 3, 4, 5}), 1e-15);
+  EXPECT_NEAR(PairedTTestP({0.0, 2.0}), 0.5, 1e-9);  // t = 1 with 1 df: p = 0.5
+  EXPECT_TRUE(std::isnan(PairedTTestP({1.0})));
+  EXPECT_EQ(PairedTTestP({0.0, 0.0, 0.0}), 1.0);
+  // Holm: sorted p 0.01, 0.02, 0.04 in a family of 3 -> 0.03, 0.04, 0.04 (monotone); NaN stays.
+  const std::vector<double> adj = HolmAdjusted({0.04, 0.01, NAN, 0.02});
+  EXPECT_NEAR(adj[1], 0.04, 1e-12);  // 4 x 0.01
+  EXPECT_NEAR(adj[3], 0.06, 1e-12);  // 3 x 0.02
+  EXPECT_NEAR(adj[0], 0.08, 1e-12);  // 2 x 0.04
+  EXPECT_TRUE(std::isnan(adj[2]));
+  EXPECT_NEAR(HolmAdjusted({0.5, 0.3})[0], 0.6, 1e-12);  // max(2 x 0.3, 0.5) = 0.6 for both
+  EXPECT_NEAR(HolmAdjusted({0.5, 0.3})[1], 0.6, 1e-12);
+}
+
 }  // namespace
 }  // namespace tinylm::testing

@@ -4,6 +4,7 @@
 //   ablate ablations/qknorm_off.pbtxt [--dry-run] [--seeds N] [--tokens N] [--threads N]
 //          [--sequential MAX [--resolution X]] [--out DIR] [--resume] [--data-dir DIR]
 //          [--set path=value]...
+//   ablate --suite BASE.pbtxt | ABLATION.pbtxt... [--metric ROW] [same options]
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -18,14 +19,10 @@
 #include <iostream>
 
 #include "command_line.h"
-#include "tinylm/experiments/compute.h"
-#include "tinylm/experiments/experiment.h"
-#include "tinylm/experiments/lr_sweep.h"
-#include "tinylm/experiments/sequential.h"
-#include "tinylm/experiments/speed.h"
+#include "tinylm/experiments/ablation_run.h"
+#include "tinylm/experiments/suite.h"
 #include "tinylm/plugins/plugin_manager.h"
 #include "tinylm/tensors/thread_policy.h"
-#include "tinylm/experiments/report.h"
 #include "tinylm/training/trainer.h"
 
 namespace fs = std::filesystem;
@@ -33,25 +30,6 @@ namespace po = boost::program_options;
 using namespace tinylm;
 
 namespace {
-
-// The command that reproduces this report. When the spec's plugins were found outside the
-// default plugin directory, the command sets TINYLM_PLUGIN_PATH to their directories.
-std::string ReproduceCommand(const Experiment& e, int argc, char** argv) {
-  std::vector<std::string> dirs;
-  const std::string default_dir = PluginManager::DefaultPluginDirectory();
-  for (const std::string& name : e.spec.plugins()) {
-    const auto info = PluginManager::Global().Find(name);
-    if (!info) continue;
-    const std::string dir = fs::path(info->path).parent_path().string();
-    std::error_code ec;
-    if (!default_dir.empty() && fs::equivalent(dir, default_dir, ec)) continue;
-    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
-  }
-  std::string s = dirs.empty() ? "" : "TINYLM_PLUGIN_PATH=" + absl::StrJoin(dirs, ":") + " ";
-  s += "ablate";
-  for (int i = 1; i < argc; ++i) s += std::string(" ") + argv[i];
-  return s;
-}
 
 // Prints a config message's fields: "name: type (default ...)  // comment" per line.
 void PrintMessageFields(const google::protobuf::Descriptor* d, const std::string& indent) {
@@ -92,77 +70,51 @@ int ListPlugins() {
   return 0;
 }
 
-// Text bytes per token of the first stage's training stream; for a grouped tokenizer (byte
-// pooling) per position, and how full its chunks are (a chunk's real bytes, histogram).
-void PrintTokenization(const Experiment& e) {
-  const PreparedStage& st = e.stages[0];
-  if (st.chat_train || st.train.tokens.empty()) return;
-  const Tokenizer& tok = *e.tokenizer;
-  const int64_t g = st.train.group, positions = static_cast<int64_t>(st.train.tokens.size()) / g;
-  std::printf("\n\ntokenization: %lld text bytes in %lld %s (%.3f bytes per %s)", static_cast<long long>(st.train.text_bytes),
-              static_cast<long long>(positions), g > 1 ? "chunks" : "tokens",
-              static_cast<double>(st.train.text_bytes) / std::max<int64_t>(1, positions), g > 1 ? "chunk" : "token");
-  if (g == 1) return;
-  std::vector<int64_t> hist(g + 1, 0);
-  for (int64_t p = 0; p < positions; ++p) {
-    int64_t bytes = 0;
-    for (int64_t k = 0; k < g; ++k) bytes += tok.TokenBytes(st.train.tokens[p * g + k]);
-    ++hist[bytes];
+// ablate --suite: the ablations (of a base, or as listed), each run in turn — the shared
+// baseline's runs are cached after the first — then the leaderboard.
+int RunSuite(const std::vector<std::string>& paths, const std::string& metric, const AblationOptions& o) {
+  std::vector<std::string> specs = paths;
+  if (paths.size() == 1 && !LoadSpec(paths[0], o.overrides).has_baseline()) specs = AblationsOf(paths[0]);
+  // Every spec must load before anything trains.
+  Suite suite;
+  suite.metric = metric;
+  for (const std::string& p : specs) {
+    const ResolvedSpec rs = LoadSpec(p, o.overrides);
+    if (!rs.has_baseline()) throw SpecError(p + ": not an ablation (no base): a suite compares ablations against their base");
+    if (rs.variant().has_sequential())
+      throw rs.ErrorAt("sequential", "sequential seeds do not combine with a suite (its verdicts assume fixed seeds)");
+    if (suite.name.empty()) suite.name = "suite_" + fs::path(rs.chain()[1].path).stem().string();
+    const std::vector<std::string> rows = BuiltinDecidingMetrics();
+    if (std::find(rows.begin(), rows.end(), metric) == rows.end() && rs.variant().eval().evaluators_size() == 0)
+      throw SpecError("--metric: no table row is named '" + metric + "'; rows: " + absl::StrJoin(rows, ", "));
   }
-  std::printf("; chunks by real bytes:");
-  for (int64_t b = 0; b <= g; ++b)
-    if (hist[b]) std::printf(" %lld:%.2f%%", static_cast<long long>(b), 100.0 * hist[b] / positions);
-}
-
-// The sequential design of a comparison whose spec asks for sequential seeds (validated by
-// PrepareExperiment); the deciding metric must be a table row.
-Comparison::Sequential PlanSequential(const ResolvedSpec& rs, const Experiment& variant) {
-  const proto::SequentialSpec& q = variant.spec.sequential();
-  const std::vector<std::string> rows = BuiltinDecidingMetrics();
-  if (std::find(rows.begin(), rows.end(), q.metric()) == rows.end() && variant.evaluators.empty())
-    throw rs.ErrorAt("sequential.metric", "no table row is named '" + q.metric() + "'; rows: " + absl::StrJoin(rows, ", "));
-  Comparison::Sequential plan;
-  plan.metric = q.metric();
-  plan.resolution = q.resolution();
-  plan.design = DesignSequential(static_cast<int>(variant.seeds.size()), q.max_seeds(), q.alpha(), q.spending_power());
-  std::printf("\nsequential: up to %d seed pairs until the %s interval excludes 0%s (repeated %g%% intervals, "
-              "alpha spent as %g*(n/%d)^%g)",
-              q.max_seeds(), q.metric().c_str(),
-              q.resolution() > 0 ? absl::StrFormat(" or is within ±%g", q.resolution()).c_str() : "", 100 * (1 - q.alpha()),
-              q.alpha(), q.max_seeds(), q.spending_power());
-  return plan;
-}
-
-// Sequential seeds: after the listed seeds, looks at the deciding metric and trains the next seed
-// pair until the design says stop or the maximum is reached.
-void AddSeedsSequentially(const std::vector<uint64_t>& listed, const std::function<void(uint64_t)>& run_pair,
-                          Comparison* cmp) {
-  Comparison::Sequential& q = *cmp->sequential;
-  uint64_t next = *std::max_element(listed.begin(), listed.end()) + 1;
-  for (;;) {
-    std::vector<double> diffs;
-    try {
-      diffs = PairedDifferences(*cmp, q.metric);
-    } catch (const std::invalid_argument& e) {
-      throw SpecError(std::string("sequential.metric: ") + e.what());
-    }
-    const SequentialLook look = Look(q.design, diffs, q.resolution);
-    if (q.looks.empty() || q.looks.back().n != look.n) q.looks.push_back(look);
-    const bool at_max = static_cast<int>(cmp->variant.size()) >= q.design.max_n;
-    if (look.half_width < 0)
-      std::printf("[sequential] %d healthy seed pairs: no interval yet\n", look.n);
-    else
-      std::printf("[sequential] %d seeds: %s %+.4g ± %.4g -> %s\n", look.n, q.metric.c_str(), look.mean, look.half_width,
-                  look.Stop() || at_max ? ("stop: " + StopReason(q.design, look, q.resolution)).c_str() : "next seed");
-    std::fflush(stdout);
-    if (look.Stop() || at_max) return;
-    run_pair(next++);
+  std::printf("suite %s: %zu ablations ranked by %s\n", suite.name.c_str(), specs.size(), metric.c_str());
+  for (const std::string& p : specs) std::printf("  %s\n", p.c_str());
+  std::string out;
+  for (const std::string& p : specs) {
+    std::printf("\n======== %s ========\n", p.c_str());
+    suite.specs.push_back(p);
+    suite.comparisons.push_back(RunAblation(p, o));
+    out = suite.comparisons.back().output_dir;
   }
+  if (o.dry_run) return 0;
+  const std::string table = LeaderboardTable(suite);
+  std::printf("\n%s: leaderboard by %s\n%s", suite.name.c_str(), metric.c_str(), table.c_str());
+  const fs::path dir = fs::path(out) / suite.name;
+  fs::create_directories(dir);
+  std::string command = "ablate --suite";
+  for (const std::string& p : paths) command += " " + p;
+  if (!o.flags.empty()) command += " " + o.flags;
+  WriteFileAtomic((dir / "report.md").string(), SuiteReportMarkdown(suite, command));
+  WriteFileAtomic((dir / "summary.json").string(), SuiteSummaryJson(suite));
+  std::printf("report: %s\n", (dir / "report.md").c_str());
+  return 0;
 }
 
 int Main(int argc, char** argv) {
-  po::options_description opts("Usage: ablate SPEC [options]\n\nOptions");
-  std::string spec_path, out_dir, data_dir;
+  po::options_description opts("Usage: ablate SPEC [options]\n       ablate --suite BASE.pbtxt | ABLATION.pbtxt... [options]\n\nOptions");
+  std::vector<std::string> spec_paths;
+  std::string out_dir, data_dir, suite_metric = "val bits/byte";
   int64_t seeds = 0, tokens = 0, max_seeds = 0;
   std::string resolution;
   int threads = -1;
@@ -179,12 +131,17 @@ int Main(int argc, char** argv) {
       ("out", po::value(&out_dir), "results directory (default: the spec's output_dir, \"runs\")")
       ("resume", "continue unfinished runs from their last checkpoint")
       ("data-dir", po::value(&data_dir), "data directory (default: $TINYLM_DATA_DIR or ../shared/data)")
+      ("suite", "run a suite: every ablation of BASE.pbtxt (the .pbtxt files beside it naming it as base), or the "
+                "ablation files given; one leaderboard ranked by effect with Holm-corrected verdicts")
+      ("metric", po::value(&suite_metric), "suite: the table row that ranks and decides (default \"val bits/byte\")")
       ("list-plugins", "list the plugins on the search path with the components and config messages they register")
       ("set", po::value(&sets)->composing(), "override a spec field for baseline and variant: --set path.to.field=value");
   po::variables_map vm;
-  if (!tools::ParseCommandLine(argc, argv, "ablate", opts, "spec", po::value(&spec_path), 1, vm)) return 2;
+  if (!tools::ParseCommandLine(argc, argv, "ablate", opts, "spec", po::value(&spec_paths), -1, vm)) return 2;
   if (vm.count("list-plugins")) return ListPlugins();
-  if (vm.count("help") || spec_path.empty()) {
+  const bool suite = vm.count("suite") > 0;
+  if (vm.count("help") || spec_paths.empty() || (!suite && spec_paths.size() > 1)) {
+    if (spec_paths.size() > 1 && !suite) std::cerr << "ablate: one spec at a time; several ablations: --suite\n\n";
     std::cout << opts;
     return vm.count("help") ? 0 : 2;
   }
@@ -206,140 +163,27 @@ int Main(int argc, char** argv) {
       for (int64_t i = 1; i <= seeds; ++i) list += (i > 1 ? "," : "") + std::to_string(i);
       overrides.push_back({"seeds", list});
     }
-    if (vm.count("tokens")) {
-      const ResolvedSpec probe = LoadSpec(spec_path, overrides);
-      const int stages = std::max(1, std::max(probe.variant().stages_size(),
-                                              probe.has_baseline() ? probe.baseline().stages_size() : 0));
-      for (int i = 0; i < stages; ++i) overrides.push_back({"stages[" + std::to_string(i) + "].tokens", std::to_string(tokens)});
-    }
+    if (vm.count("tokens") && tokens <= 0) throw SpecError("--tokens: must be positive");
     if (vm.count("sequential")) overrides.push_back({"sequential.max_seeds", std::to_string(max_seeds)});
     if (vm.count("resolution")) overrides.push_back({"sequential.resolution", resolution});
     if (vm.count("threads")) overrides.push_back({"runtime.threads", std::to_string(threads)});
     if (vm.count("out")) overrides.push_back({"output_dir", out_dir});
 
-    // Everything is validated before anything is trained or written.
-    const ResolvedSpec rs = LoadSpec(spec_path, overrides);
-    const std::string dir = ResolveDataDir(data_dir);
-    Experiment variant = PrepareExperiment(rs, false, dir);
-    std::unique_ptr<Experiment> baseline;
-    if (rs.has_baseline()) baseline = std::make_unique<Experiment>(PrepareExperiment(rs, true, dir));
-    std::vector<StageCompute> variant_compute = ComputeOf(variant), baseline_compute;
-    if (baseline) baseline_compute = ComputeOf(*baseline);
-    if (variant.spec.equal_flops()) {
-      variant = AtBaselineFlops(variant, baseline_compute, variant_compute);
-      variant_compute = ComputeOf(variant);
-    }
-
-    Comparison cmp;
-    cmp.name = variant.spec.name();
-    cmp.description = variant.spec.description();
-    std::printf("%s: %s\n", cmp.name.c_str(), cmp.description.empty() ? "(no description)" : cmp.description.c_str());
-    if (baseline) {
-      cmp.changes = DiffSpecs(baseline->spec, variant.spec);
-      cmp.same_tokenizer = baseline->tokenizer->Save() == variant.tokenizer->Save();
-      std::printf("\nChanges against the baseline (%s):\n", rs.chain()[1].path.c_str());
-      if (cmp.changes.empty()) std::printf("  (none: variant and baseline are identical)\n");
-      for (const auto& l : cmp.changes) std::printf("  %s\n", l.c_str());
-      cmp.baseline_params = baseline->param_table;
-      std::printf("\nBaseline parameters:\n%s", baseline->param_table.c_str());
-    }
-    cmp.variant_params = variant.param_table;
-    std::printf("\n%s parameters:\n%s", baseline ? "Variant" : "Model", variant.param_table.c_str());
-    for (const PreparedStage& st : variant.stages)
-      std::printf("\nstage %s: %lld steps x %d x %d tokens; %lld training documents (%lld dropped for overlapping "
-                  "validation), %lld validation documents",
-                  st.spec.name().c_str(), static_cast<long long>(st.steps), st.spec.batch_size(), st.spec.seq_len(),
-                  static_cast<long long>(st.train_documents), static_cast<long long>(st.dropped_overlap),
-                  static_cast<long long>(st.val_documents));
-    PrintTokenization(variant);
-    cmp.compute = ComputeTable(baseline ? &baseline_compute : nullptr, variant_compute);
-    cmp.equal_flops = variant.spec.equal_flops();
-    std::printf("\n\nCompute (FLOPs from every layer's count; training = forward + backward at 2x forward%s):\n%s",
-                cmp.equal_flops ? "; equal_flops: the variant's budgets scaled to the baseline's FLOPs" : "",
-                cmp.compute.c_str());
-    cmp.variant_flops = StageFlopsOf(variant_compute);
-    cmp.baseline_flops = StageFlopsOf(baseline_compute);
-    std::printf("\nseeds:");
-    for (uint64_t s : variant.seeds) std::printf(" %llu", static_cast<unsigned long long>(s));
-    if (variant.spec.has_sequential()) cmp.sequential = PlanSequential(rs, variant);
-    if (variant.spec.has_lr_sweep()) {
-      cmp.lr_sweep.emplace();
-      cmp.lr_sweep->seed = variant.spec.lr_sweep().seed();
-      cmp.lr_sweep->grid = LearningRateGrid(variant.spec.lr_sweep());
-      std::printf("\nlearning-rate sweep on seed %llu, per arm:", static_cast<unsigned long long>(cmp.lr_sweep->seed));
-      for (double lr : cmp.lr_sweep->grid) std::printf(" %.3g", lr);
-    }
-    std::printf("\n");
-    if (vm.count("dry-run")) {
-      std::printf("\ndry run: spec is valid; nothing trained.\n");
+    AblationOptions o;
+    o.overrides = overrides;
+    o.tokens = vm.count("tokens") ? tokens : 0;
+    o.data_dir = data_dir;
+    o.dry_run = vm.count("dry-run") > 0;
+    o.resume = vm.count("resume") > 0;
+    o.speed_rounds = speed_rounds;
+    for (int i = 1; i < argc; ++i)
+      if (std::find(spec_paths.begin(), spec_paths.end(), argv[i]) == spec_paths.end() && std::string(argv[i]) != "--suite")
+        o.flags += std::string(o.flags.empty() ? "" : " ") + argv[i];
+    if (!suite) {
+      RunAblation(spec_paths[0], o);
       return 0;
     }
-
-    const fs::path out = variant.spec.output_dir();
-    const fs::path report_dir = out / cmp.name;
-    fs::create_directories(report_dir);
-    fs::remove(report_dir / "summary.json");  // not finished until written again at the end
-    WriteFileAtomic((report_dir / "variant.pbtxt").string(), variant.spec_text);
-    if (baseline) WriteFileAtomic((report_dir / "baseline.pbtxt").string(), baseline->spec_text);
-    const bool tty = isatty(fileno(stdout));
-    // Runs live in content-addressed directories (spec, seed, code, data): a baseline shared by
-    // a suite of ablations trains once per seed, and a finished run is never trained again.
-    const TrainRunFn train = [&](const Experiment& e, uint64_t seed, const std::string& label) {
-      RunOptions o;
-      o.seed = seed;
-      o.dir = (out / "runs" / e.CacheKey(seed)).string();
-      o.resume = vm.count("resume") > 0;
-      o.label = label;
-      o.tty = tty;
-      proto::RunSummary cached;
-      if (ReadFinishedRun(o.dir, &cached) && cached.spec_hash() == e.CacheKey(seed)) {
-        std::printf("%s cached: %s\n", o.label.c_str(), o.dir.c_str());
-        return cached;
-      }
-      std::printf("%s training -> %s\n", o.label.c_str(), o.dir.c_str());
-      return TrainRun(e, o);
-    };
-    auto run = [&](const Experiment& e, uint64_t seed) {
-      proto::RunSummary r = train(e, seed, "[" + e.role + " seed " + std::to_string(seed) + "]");
-      AnnotateRun(e, &e == baseline.get() ? baseline_compute : variant_compute, &r);
-      return r;
-    };
-    if (cmp.lr_sweep) {
-      // Each arm at its own best rate: the arms are replaced by their chosen versions.
-      Comparison::LrSweep& q = *cmp.lr_sweep;
-      for (auto [arm, sweep, compute] : {std::tuple{baseline.get(), &q.baseline, &baseline_compute},
-                                         std::tuple{&variant, &q.variant, &variant_compute}}) {
-        Experiment chosen = *arm;
-        *sweep = SweepLearningRate(*arm, q.grid, q.seed, train, &chosen);
-        for (size_t i = 0; i < sweep->runs.size(); ++i) AnnotateRun(AtLearningRate(*arm, q.grid[i]), *compute, &sweep->runs[i]);
-        *arm = std::move(chosen);
-        std::printf("[%s] learning rate %.3g%s\n", arm->role.c_str(), sweep->chosen_lr,
-                    sweep->all_diverged ? " (the spec's: every rate of the sweep diverged)" : "");
-      }
-    }
-    auto run_pair = [&](uint64_t seed) {
-      if (baseline) cmp.baseline.push_back(run(*baseline, seed));
-      cmp.variant.push_back(run(variant, seed));
-    };
-    for (uint64_t seed : variant.seeds) run_pair(seed);
-    if (cmp.sequential) AddSeedsSequentially(variant.seeds, run_pair, &cmp);
-    if (baseline && speed_rounds > 0) {
-      std::printf("\nspeed: %d alternating rounds per arm ...\n", speed_rounds);
-      std::fflush(stdout);
-      Context ctx(variant.spec.runtime().threads(), 1);
-      cmp.speed = SpeedTable(CompareSpeed(ctx, *baseline, variant, speed_rounds));
-    }
-    const std::string table = ComparisonTable(cmp);
-    std::printf("\n%s\n%s\n", cmp.name.c_str(), table.c_str());
-    if (cmp.lr_sweep) std::printf("%s\n", LrSweepTable(cmp).c_str());
-    if (!cmp.speed.empty()) std::printf("Speed (variant against baseline):\n%s\n", cmp.speed.c_str());
-    WriteFileAtomic((report_dir / "curves.svg").string(), CurvesSvg(cmp));
-    WriteFileAtomic((report_dir / "curves_flops.svg").string(), CurvesSvg(cmp, CurveAxis::kFlops));
-    if (cmp.lr_sweep) WriteFileAtomic((report_dir / "lr_sweep.svg").string(), LrSweepSvg(cmp));
-    WriteFileAtomic((report_dir / "report.md").string(), ReportMarkdown(cmp, ReproduceCommand(variant, argc, argv)));
-    WriteFileAtomic((report_dir / "summary.json").string(), SummaryJson(cmp));  // last: marks it finished
-    std::printf("report: %s\n", (report_dir / "report.md").c_str());
-    return 0;
+    return RunSuite(spec_paths, suite_metric, o);
   } catch (const SpecError& e) {
     std::fprintf(stderr, "ablate: error: %s\n", e.what());
     return 2;

@@ -14,6 +14,7 @@
 
 #include "tinylm/evaluation/embedding_spread.h"
 #include "tinylm/experiments/line_plot.h"
+#include "tinylm/experiments/table_format.h"
 
 namespace tinylm {
 
@@ -90,21 +91,6 @@ Comparison WithoutDiverged(const Comparison& c) {
   return u;
 }
 
-// decimals < 0: three significant digits (learning rates).
-std::string Num(double v, int decimals) {
-  if (decimals < 0) return absl::StrFormat("%.3g", v);
-  if (decimals == 0) {
-    std::string s = absl::StrFormat("%.0f", v);
-    const bool neg = !s.empty() && s[0] == '-';
-    std::string digits = neg ? s.substr(1) : s;
-    for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(i, ",");
-    return (neg ? "-" : "") + digits;
-  }
-  return absl::StrFormat("%.*f", decimals, v);
-}
-
-std::string Signed(double v, int decimals) { return (v >= 0 ? "+" : "") + Num(v, decimals); }
-
 std::vector<double> Values(const std::vector<proto::RunSummary>& runs, const Metric& m) {
   std::vector<double> v;
   for (const auto& r : runs) v.push_back(m.get(r));
@@ -121,8 +107,8 @@ std::vector<double> Differences(const Comparison& c, const Metric& m) {
 std::string Cell(const std::vector<proto::RunSummary>& runs, const Metric& m) {
   const Stats s = Summarize(Values(runs, m));
   if (s.n == 0) return "";
-  if (s.n == 1 || ((m.decimals == 0 || m.fixed) && s.sd == 0)) return Num(s.mean, m.decimals);
-  return Num(s.mean, m.decimals) + " ± " + Num(s.sd, m.decimals);
+  if (s.n == 1 || ((m.decimals == 0 || m.fixed) && s.sd == 0)) return FormatNumber(s.mean, m.decimals);
+  return FormatNumber(s.mean, m.decimals) + " ± " + FormatNumber(s.sd, m.decimals);
 }
 
 // The verdict on one metric's paired difference: better / worse when the 95% interval excludes
@@ -133,11 +119,11 @@ std::string Verdict(const Difference& d, const Metric& m, bool same_tokenizer) {
   if (d.half_width < 0) return "none: 1 seed";
   if (!m.directional) return "diagnostic";
   if (d.sd == 0 && d.mean == 0) return "identical in every seed";
-  const std::string detectable = "detects ±" + Num(d.detectable, m.decimals);
+  const std::string detectable = "detects ±" + FormatNumber(d.detectable, m.decimals);
   if (d.significant()) return ((d.mean < 0) == m.lower_is_better ? "better" : "worse") + std::string(" (") + detectable + ")";
   std::string need;
-  if (d.seeds_needed > 0) need = absl::StrCat("; ", Signed(d.mean, m.decimals), " needs ", d.seeds_needed, " seeds");
-  else if (d.seeds_needed < 0) need = absl::StrCat("; ", Signed(d.mean, m.decimals), " needs > ", kMaxSeeds, " seeds");
+  if (d.seeds_needed > 0) need = absl::StrCat("; ", FormatSigned(d.mean, m.decimals), " needs ", d.seeds_needed, " seeds");
+  else if (d.seeds_needed < 0) need = absl::StrCat("; ", FormatSigned(d.mean, m.decimals), " needs > ", kMaxSeeds, " seeds");
   return "no detectable difference (" + detectable + need + ")";
 }
 
@@ -190,12 +176,12 @@ std::vector<std::vector<std::string>> Rows(const Comparison& all) {
       continue;
     }
     const auto [d, row_verdict] = Decide(all, c, m);
-    std::string diff = Signed(d.mean, m.decimals), verdict;
+    std::string diff = FormatSigned(d.mean, m.decimals), verdict;
     if (c.variant.empty()) {
       diff = "n/a: every seed diverged";
     } else if (!m.fixed) {
       if (d.half_width >= 0)
-        diff += " [" + Signed(d.mean - d.half_width, m.decimals) + ", " + Signed(d.mean + d.half_width, m.decimals) + "]";
+        diff += " [" + FormatSigned(d.mean - d.half_width, m.decimals) + ", " + FormatSigned(d.mean + d.half_width, m.decimals) + "]";
       else
         diff += " [n/a: 1 seed]";
       verdict = row_verdict;
@@ -204,14 +190,6 @@ std::vector<std::vector<std::string>> Rows(const Comparison& all) {
   }
   return rows;
 }
-
-size_t Width(const std::string& s) {  // display width: count UTF-8 code points
-  size_t w = 0;
-  for (unsigned char ch : s) w += (ch & 0xC0) != 0x80;
-  return w;
-}
-
-std::string Pad(const std::string& s, size_t w) { return s + std::string(w > Width(s) ? w - Width(s) : 0, ' '); }
 
 }  // namespace
 
@@ -239,6 +217,16 @@ std::vector<double> PairedDifferences(const Comparison& c, const std::string& me
   for (const Metric& m : Metrics(c))
     if (m.name == metric) return Differences(WithoutDiverged(c), m);
   throw std::invalid_argument("no table row is named '" + metric + "'");
+}
+
+bool DescribeMetric(const Comparison& c, const std::string& metric, int* decimals, bool* lower_is_better) {
+  for (const Metric& m : Metrics(c))
+    if (m.name == metric) {
+      *decimals = m.decimals;
+      *lower_is_better = m.lower_is_better;
+      return true;
+    }
+  return false;
 }
 
 std::vector<std::string> BuiltinDecidingMetrics() {
@@ -286,20 +274,8 @@ std::vector<std::string> CollapseWarnings(const Comparison& c) {
 }
 
 std::string ComparisonTable(const Comparison& c) {
-  const auto rows = Rows(c);
   const std::string note = c.same_tokenizer ? "" : "Tokenizers differ: per-token loss and accuracy are not comparable; compare bits per byte.\n";
-  std::vector<size_t> w(rows[0].size(), 0);
-  for (const auto& r : rows)
-    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], Width(r[i]));
-  std::string out;
-  for (size_t k = 0; k < rows.size(); ++k) {
-    for (size_t i = 0; i < rows[k].size(); ++i) out += Pad(rows[k][i], w[i] + 2);
-    out += "\n";
-    if (k == 0) {
-      for (size_t i = 0; i < w.size(); ++i) out += std::string(w[i], '-') + "  ";
-      out += "\n";
-    }
-  }
+  std::string out = TextTable(Rows(c));
   for (const std::string& w : CollapseWarnings(c)) out += "Warning: " + w + "\n";
   for (const std::string& d : DivergenceNotes(c)) out += "Diverged: " + d + " (left out above)\n";
   if (c.sequential) out += SequentialNote(c) + "\n";
@@ -410,11 +386,7 @@ std::string ReportMarkdown(const Comparison& c, const std::string& command) {
     md += "\n";
   }
   absl::StrAppend(&md, "## Results\n\n");
-  const auto rows = Rows(c);
-  for (size_t k = 0; k < rows.size(); ++k) {
-    md += "| " + absl::StrJoin(rows[k], " | ") + " |\n";
-    if (k == 0) md += "|" + absl::StrJoin(std::vector<std::string>(rows[k].size(), "---"), "|") + "|\n";
-  }
+  md += MarkdownTable(Rows(c));
   for (const std::string& w : CollapseWarnings(c)) absl::StrAppend(&md, "\n**Warning**: ", w, "\n");
   for (const std::string& d : DivergenceNotes(c)) absl::StrAppend(&md, "\n**Diverged**: ", d, " (left out of the table).\n");
   if (c.sequential) absl::StrAppend(&md, "\n**", SequentialNote(c), "**\n");
@@ -453,27 +425,6 @@ std::string ReportMarkdown(const Comparison& c, const std::string& command) {
   return md;
 }
 
-namespace {
-
-// A JSON string literal: quotes and backslashes escaped, control characters as \u00XX.
-std::string JsonString(const std::string& v) {
-  std::string out = "\"";
-  for (unsigned char ch : v) {
-    if (ch == '"' || ch == '\\') out += '\\', out += static_cast<char>(ch);
-    else if (ch < 0x20) out += absl::StrFormat("\\u%04x", ch);
-    else out += static_cast<char>(ch);
-  }
-  return out + "\"";
-}
-
-// A JSON number, or null for what JSON cannot hold (NaN, infinity) and for "not computable" (< 0
-// where `negative_is_missing`).
-std::string JsonNumber(double v, bool negative_is_missing = false) {
-  if (!std::isfinite(v) || (negative_is_missing && v < 0)) return "null";
-  return absl::StrFormat("%.6g", v);
-}
-
-}  // namespace
 
 std::string SummaryJson(const Comparison& c) {
   google::protobuf::util::JsonPrintOptions jo;

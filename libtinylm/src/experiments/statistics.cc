@@ -85,4 +85,32 @@ Difference PairedDifference(const std::vector<double>& b, const std::vector<doub
   return r;
 }
 
+double PairedTTestP(const std::vector<double>& differences) {
+  const Stats s = Summarize(differences);
+  if (s.n < 2) return NAN;
+  if (s.sd == 0) return s.mean == 0 ? 1.0 : 0.0;
+  const double t = std::fabs(s.mean) / (s.sd / std::sqrt(static_cast<double>(s.n)));
+  return 2 * boost::math::cdf(boost::math::complement(boost::math::students_t(s.n - 1), t));
+}
+
+std::vector<double> HolmAdjusted(const std::vector<double>& p) {
+  const size_t m = p.size();
+  std::vector<size_t> order(m);
+  for (size_t i = 0; i < m; ++i) order[i] = i;
+  // Smallest first; NaN (not testable) last, where it only widens the family.
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (std::isnan(p[a]) != std::isnan(p[b])) return std::isnan(p[b]);
+    return p[a] < p[b];
+  });
+  std::vector<double> adjusted(m, NAN);
+  double running = 0;
+  for (size_t k = 0; k < m; ++k) {
+    const size_t i = order[k];
+    if (std::isnan(p[i])) continue;
+    running = std::max(running, std::min(1.0, static_cast<double>(m - k) * p[i]));
+    adjusted[i] = running;
+  }
+  return adjusted;
+}
+
 }  // namespace tinylm

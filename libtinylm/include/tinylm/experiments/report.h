@@ -13,6 +13,7 @@ namespace tinylm {
 
 struct Comparison {
   std::string name, description;
+  std::string output_dir;  // the spec's: results live in <output_dir>/<name>/ and <output_dir>/runs/
   std::vector<std::string> changes;  // "path: old -> new"
   std::string baseline_params, variant_params;  // per-layer tables
   std::vector<proto::RunSummary> baseline, variant;  // same seed order; baseline empty = single
@@ -58,6 +59,8 @@ double FlopsAtTokens(const std::vector<Comparison::StageFlops>& stages, double t
 // over the seeds where neither arm diverged. Throws std::invalid_argument naming the row when no
 // run has such a metric.
 std::vector<double> PairedDifferences(const Comparison& c, const std::string& metric);
+// How a table row reads: its decimals and direction; false when no row has that name.
+bool DescribeMetric(const Comparison& c, const std::string& metric, int* decimals, bool* lower_is_better);
 // The rows that can decide a sequential comparison before any run: the built-in metrics with a
 // direction (evaluator metrics are known once runs report them).
 std::vector<std::string> BuiltinDecidingMetrics();

@@ -33,6 +33,15 @@ struct Difference {
   bool significant() const { return half_width >= 0 && (mean - half_width > 0 || mean + half_width < 0); }
 };
 constexpr int kMaxSeeds = 1000;
+
+// Two-sided p-value of the paired t-test of "mean difference 0" (NaN with fewer than 2 pairs;
+// 0 or 1 when every difference is equal).
+double PairedTTestP(const std::vector<double>& differences);
+
+// Holm's step-down adjustment of a family of p-values (same order as given): controls the chance
+// of any false positive in the family at alpha when adjusted p < alpha is declared. NaN stays NaN
+// and counts as a member of the family.
+std::vector<double> HolmAdjusted(const std::vector<double>& p);
 Difference PairedDifference(const std::vector<double>& baseline, const std::vector<double>& variant);
 
 }  // namespace tinylm

@@ -1,0 +1,248 @@
+#include "tinylm/experiments/ablation_run.h"
+
+#include <unistd.h>
+
+#include <absl/strings/str_format.h>
+#include <absl/strings/str_join.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+
+#include "tinylm/data/data.h"
+#include "tinylm/experiments/compute.h"
+#include "tinylm/experiments/lr_sweep.h"
+#include "tinylm/experiments/sequential.h"
+#include "tinylm/experiments/speed.h"
+#include "tinylm/plugins/plugin_manager.h"
+#include "tinylm/training/trainer.h"
+
+namespace tinylm {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The command that reproduces this report. When the spec's plugins were found outside the
+// default plugin directory, the command sets TINYLM_PLUGIN_PATH to their directories.
+std::string ReproduceCommand(const Experiment& e, const std::string& spec_path, const std::string& flags) {
+  std::vector<std::string> dirs;
+  const std::string default_dir = PluginManager::DefaultPluginDirectory();
+  for (const std::string& name : e.spec.plugins()) {
+    const auto info = PluginManager::Global().Find(name);
+    if (!info) continue;
+    const std::string dir = fs::path(info->path).parent_path().string();
+    std::error_code ec;
+    if (!default_dir.empty() && fs::equivalent(dir, default_dir, ec)) continue;
+    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+  }
+  std::string s = dirs.empty() ? "" : "TINYLM_PLUGIN_PATH=" + absl::StrJoin(dirs, ":") + " ";
+  return s + "ablate " + spec_path + (flags.empty() ? "" : " " + flags);
+}
+
+// Text bytes per token of the first stage's training stream; for a grouped tokenizer (byte
+// pooling) per position, and how full its chunks are (a chunk's real bytes, histogram).
+void PrintTokenization(const Experiment& e) {
+  const PreparedStage& st = e.stages[0];
+  if (st.chat_train || st.train.tokens.empty()) return;
+  const Tokenizer& tok = *e.tokenizer;
+  const int64_t g = st.train.group, positions = static_cast<int64_t>(st.train.tokens.size()) / g;
+  std::printf("\n\ntokenization: %lld text bytes in %lld %s (%.3f bytes per %s)", static_cast<long long>(st.train.text_bytes),
+              static_cast<long long>(positions), g > 1 ? "chunks" : "tokens",
+              static_cast<double>(st.train.text_bytes) / std::max<int64_t>(1, positions), g > 1 ? "chunk" : "token");
+  if (g == 1) return;
+  std::vector<int64_t> hist(g + 1, 0);
+  for (int64_t p = 0; p < positions; ++p) {
+    int64_t bytes = 0;
+    for (int64_t k = 0; k < g; ++k) bytes += tok.TokenBytes(st.train.tokens[p * g + k]);
+    ++hist[bytes];
+  }
+  std::printf("; chunks by real bytes:");
+  for (int64_t b = 0; b <= g; ++b)
+    if (hist[b]) std::printf(" %lld:%.2f%%", static_cast<long long>(b), 100.0 * hist[b] / positions);
+}
+
+// The sequential design of a comparison whose spec asks for sequential seeds (validated by
+// PrepareExperiment); the deciding metric must be a table row.
+Comparison::Sequential PlanSequential(const ResolvedSpec& rs, const Experiment& variant) {
+  const proto::SequentialSpec& q = variant.spec.sequential();
+  const std::vector<std::string> rows = BuiltinDecidingMetrics();
+  if (std::find(rows.begin(), rows.end(), q.metric()) == rows.end() && variant.evaluators.empty())
+    throw rs.ErrorAt("sequential.metric", "no table row is named '" + q.metric() + "'; rows: " + absl::StrJoin(rows, ", "));
+  Comparison::Sequential plan;
+  plan.metric = q.metric();
+  plan.resolution = q.resolution();
+  plan.design = DesignSequential(static_cast<int>(variant.seeds.size()), q.max_seeds(), q.alpha(), q.spending_power());
+  std::printf("\nsequential: up to %d seed pairs until the %s interval excludes 0%s (repeated %g%% intervals, "
+              "alpha spent as %g*(n/%d)^%g)",
+              q.max_seeds(), q.metric().c_str(),
+              q.resolution() > 0 ? absl::StrFormat(" or is within ±%g", q.resolution()).c_str() : "", 100 * (1 - q.alpha()),
+              q.alpha(), q.max_seeds(), q.spending_power());
+  return plan;
+}
+
+// Sequential seeds: after the listed seeds, looks at the deciding metric and trains the next seed
+// pair until the design says stop or the maximum is reached.
+void AddSeedsSequentially(const std::vector<uint64_t>& listed, const std::function<void(uint64_t)>& run_pair,
+                          Comparison* cmp) {
+  Comparison::Sequential& q = *cmp->sequential;
+  uint64_t next = *std::max_element(listed.begin(), listed.end()) + 1;
+  for (;;) {
+    std::vector<double> diffs;
+    try {
+      diffs = PairedDifferences(*cmp, q.metric);
+    } catch (const std::invalid_argument& e) {
+      throw SpecError(std::string("sequential.metric: ") + e.what());
+    }
+    const SequentialLook look = Look(q.design, diffs, q.resolution);
+    if (q.looks.empty() || q.looks.back().n != look.n) q.looks.push_back(look);
+    const bool at_max = static_cast<int>(cmp->variant.size()) >= q.design.max_n;
+    if (look.half_width < 0)
+      std::printf("[sequential] %d healthy seed pairs: no interval yet\n", look.n);
+    else
+      std::printf("[sequential] %d seeds: %s %+.4g ± %.4g -> %s\n", look.n, q.metric.c_str(), look.mean, look.half_width,
+                  look.Stop() || at_max ? ("stop: " + StopReason(q.design, look, q.resolution)).c_str() : "next seed");
+    std::fflush(stdout);
+    if (look.Stop() || at_max) return;
+    run_pair(next++);
+  }
+}
+
+}  // namespace
+
+Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
+  // Everything is validated before anything is trained or written.
+  std::vector<Override> overrides = o.overrides;
+  if (o.tokens > 0) {
+  const ResolvedSpec probe = LoadSpec(spec_path, overrides);
+  const int stages = std::max(1, std::max(probe.variant().stages_size(),
+                                          probe.has_baseline() ? probe.baseline().stages_size() : 0));
+  for (int i = 0; i < stages; ++i) overrides.push_back({"stages[" + std::to_string(i) + "].tokens", std::to_string(o.tokens)});
+  }
+  const ResolvedSpec rs = LoadSpec(spec_path, overrides);
+  const std::string dir = ResolveDataDir(o.data_dir);
+  Experiment variant = PrepareExperiment(rs, false, dir);
+  std::unique_ptr<Experiment> baseline;
+  if (rs.has_baseline()) baseline = std::make_unique<Experiment>(PrepareExperiment(rs, true, dir));
+  std::vector<StageCompute> variant_compute = ComputeOf(variant), baseline_compute;
+  if (baseline) baseline_compute = ComputeOf(*baseline);
+  if (variant.spec.equal_flops()) {
+    variant = AtBaselineFlops(variant, baseline_compute, variant_compute);
+    variant_compute = ComputeOf(variant);
+  }
+
+  Comparison cmp;
+  cmp.name = variant.spec.name();
+  cmp.description = variant.spec.description();
+  cmp.output_dir = variant.spec.output_dir();
+  std::printf("%s: %s\n", cmp.name.c_str(), cmp.description.empty() ? "(no description)" : cmp.description.c_str());
+  if (baseline) {
+    cmp.changes = DiffSpecs(baseline->spec, variant.spec);
+    cmp.same_tokenizer = baseline->tokenizer->Save() == variant.tokenizer->Save();
+    std::printf("\nChanges against the baseline (%s):\n", rs.chain()[1].path.c_str());
+    if (cmp.changes.empty()) std::printf("  (none: variant and baseline are identical)\n");
+    for (const auto& l : cmp.changes) std::printf("  %s\n", l.c_str());
+    cmp.baseline_params = baseline->param_table;
+    std::printf("\nBaseline parameters:\n%s", baseline->param_table.c_str());
+  }
+  cmp.variant_params = variant.param_table;
+  std::printf("\n%s parameters:\n%s", baseline ? "Variant" : "Model", variant.param_table.c_str());
+  for (const PreparedStage& st : variant.stages)
+    std::printf("\nstage %s: %lld steps x %d x %d tokens; %lld training documents (%lld dropped for overlapping "
+                "validation), %lld validation documents",
+                st.spec.name().c_str(), static_cast<long long>(st.steps), st.spec.batch_size(), st.spec.seq_len(),
+                static_cast<long long>(st.train_documents), static_cast<long long>(st.dropped_overlap),
+                static_cast<long long>(st.val_documents));
+  PrintTokenization(variant);
+  cmp.compute = ComputeTable(baseline ? &baseline_compute : nullptr, variant_compute);
+  cmp.equal_flops = variant.spec.equal_flops();
+  std::printf("\n\nCompute (FLOPs from every layer's count; training = forward + backward at 2x forward%s):\n%s",
+              cmp.equal_flops ? "; equal_flops: the variant's budgets scaled to the baseline's FLOPs" : "",
+              cmp.compute.c_str());
+  cmp.variant_flops = StageFlopsOf(variant_compute);
+  cmp.baseline_flops = StageFlopsOf(baseline_compute);
+  std::printf("\nseeds:");
+  for (uint64_t s : variant.seeds) std::printf(" %llu", static_cast<unsigned long long>(s));
+  if (variant.spec.has_sequential()) cmp.sequential = PlanSequential(rs, variant);
+  if (variant.spec.has_lr_sweep()) {
+    cmp.lr_sweep.emplace();
+    cmp.lr_sweep->seed = variant.spec.lr_sweep().seed();
+    cmp.lr_sweep->grid = LearningRateGrid(variant.spec.lr_sweep());
+    std::printf("\nlearning-rate sweep on seed %llu, per arm:", static_cast<unsigned long long>(cmp.lr_sweep->seed));
+    for (double lr : cmp.lr_sweep->grid) std::printf(" %.3g", lr);
+  }
+  std::printf("\n");
+  if (o.dry_run) {
+    std::printf("\ndry run: spec is valid; nothing trained.\n");
+    return cmp;
+  }
+
+  const fs::path out = variant.spec.output_dir();
+  const fs::path report_dir = out / cmp.name;
+  fs::create_directories(report_dir);
+  fs::remove(report_dir / "summary.json");  // not finished until written again at the end
+  WriteFileAtomic((report_dir / "variant.pbtxt").string(), variant.spec_text);
+  if (baseline) WriteFileAtomic((report_dir / "baseline.pbtxt").string(), baseline->spec_text);
+  const bool tty = isatty(fileno(stdout));
+  // Runs live in content-addressed directories (spec, seed, code, data): a baseline shared by
+  // a suite of ablations trains once per seed, and a finished run is never trained again.
+  const TrainRunFn train = [&](const Experiment& e, uint64_t seed, const std::string& label) {
+    RunOptions ro;
+    ro.seed = seed;
+    ro.dir = (out / "runs" / e.CacheKey(seed)).string();
+    ro.resume = o.resume;
+    ro.label = label;
+    ro.tty = tty;
+    proto::RunSummary cached;
+    if (ReadFinishedRun(ro.dir, &cached) && cached.spec_hash() == e.CacheKey(seed)) {
+      std::printf("%s cached: %s\n", ro.label.c_str(), ro.dir.c_str());
+      return cached;
+    }
+    std::printf("%s training -> %s\n", ro.label.c_str(), ro.dir.c_str());
+    return TrainRun(e, ro);
+  };
+  auto run = [&](const Experiment& e, uint64_t seed) {
+    proto::RunSummary r = train(e, seed, "[" + e.role + " seed " + std::to_string(seed) + "]");
+    AnnotateRun(e, &e == baseline.get() ? baseline_compute : variant_compute, &r);
+    return r;
+  };
+  if (cmp.lr_sweep) {
+    // Each arm at its own best rate: the arms are replaced by their chosen versions.
+    Comparison::LrSweep& q = *cmp.lr_sweep;
+    for (auto [arm, sweep, compute] : {std::tuple{baseline.get(), &q.baseline, &baseline_compute},
+                                       std::tuple{&variant, &q.variant, &variant_compute}}) {
+      Experiment chosen = *arm;
+      *sweep = SweepLearningRate(*arm, q.grid, q.seed, train, &chosen);
+      for (size_t i = 0; i < sweep->runs.size(); ++i) AnnotateRun(AtLearningRate(*arm, q.grid[i]), *compute, &sweep->runs[i]);
+      *arm = std::move(chosen);
+      std::printf("[%s] learning rate %.3g%s\n", arm->role.c_str(), sweep->chosen_lr,
+                  sweep->all_diverged ? " (the spec's: every rate of the sweep diverged)" : "");
+    }
+  }
+  auto run_pair = [&](uint64_t seed) {
+    if (baseline) cmp.baseline.push_back(run(*baseline, seed));
+    cmp.variant.push_back(run(variant, seed));
+  };
+  for (uint64_t seed : variant.seeds) run_pair(seed);
+  if (cmp.sequential) AddSeedsSequentially(variant.seeds, run_pair, &cmp);
+  if (baseline && o.speed_rounds > 0) {
+    std::printf("\nspeed: %d alternating rounds per arm ...\n", o.speed_rounds);
+    std::fflush(stdout);
+    Context ctx(variant.spec.runtime().threads(), 1);
+    cmp.speed = SpeedTable(CompareSpeed(ctx, *baseline, variant, o.speed_rounds));
+  }
+  const std::string table = ComparisonTable(cmp);
+  std::printf("\n%s\n%s\n", cmp.name.c_str(), table.c_str());
+  if (cmp.lr_sweep) std::printf("%s\n", LrSweepTable(cmp).c_str());
+  if (!cmp.speed.empty()) std::printf("Speed (variant against baseline):\n%s\n", cmp.speed.c_str());
+  WriteFileAtomic((report_dir / "curves.svg").string(), CurvesSvg(cmp));
+  WriteFileAtomic((report_dir / "curves_flops.svg").string(), CurvesSvg(cmp, CurveAxis::kFlops));
+  if (cmp.lr_sweep) WriteFileAtomic((report_dir / "lr_sweep.svg").string(), LrSweepSvg(cmp));
+  WriteFileAtomic((report_dir / "report.md").string(), ReportMarkdown(cmp, ReproduceCommand(variant, spec_path, o.flags)));
+  WriteFileAtomic((report_dir / "summary.json").string(), SummaryJson(cmp));  // last: marks it finished
+  std::printf("report: %s\n", (report_dir / "report.md").c_str());
+  return cmp;
+}
+
+}  // namespace tinylm
