@@ -21,6 +21,13 @@ struct Result {
   std::string out;  // stdout + stderr
 };
 
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 Result RunCommand(const std::string& cmd) {
   Result r{-1, ""};
   FILE* p = popen((cmd + " 2>&1").c_str(), "r");
@@ -82,12 +89,10 @@ TEST_F(AblateCli, TrainsBothArmsPrintsTheTableAndWritesResults) {
   for (const char* f : {"report.md", "summary.json", "curves.svg", "baseline.pbtxt", "variant.pbtxt"})
     EXPECT_TRUE(fs::exists(report + f)) << f;
   {
-    std::ifstream md(report + "report.md");
-    std::stringstream text;
-    text << md.rdbuf();
-    EXPECT_NE(text.str().find("## Compute"), std::string::npos);
-    EXPECT_NE(text.str().find("## Speed"), std::string::npos);
-    EXPECT_NE(text.str().find("| batch-1 generation | "), std::string::npos) << text.str();
+    const std::string md = ReadText(report + "report.md");
+    EXPECT_NE(md.find("## Compute"), std::string::npos);
+    EXPECT_NE(md.find("## Speed"), std::string::npos);
+    EXPECT_NE(md.find("| batch-1 generation | "), std::string::npos) << md;
   }
   int runs = 0;
   for (const auto& d : fs::directory_iterator(dir_.path() + "/out/runs")) {
@@ -144,10 +149,8 @@ TEST_F(AblateCli, SequentialSeedsAddPairsUntilDecidedOrTheMaximum) {
   EXPECT_EQ(r.out.find("[variant seed 5]"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("(sequential: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Sequential seeds on val bits/byte: "), std::string::npos) << r.out;
-  std::ifstream json(dir_.path() + "/out/qk_off/summary.json");
-  std::stringstream text;
-  text << json.rdbuf();
-  EXPECT_NE(text.str().find("\"sequential\": {\"metric\": \"val bits/byte\", \"max_seeds\": 4"), std::string::npos) << text.str();
+  const std::string json = ReadText(dir_.path() + "/out/qk_off/summary.json");
+  EXPECT_NE(json.find("\"sequential\": {\"metric\": \"val bits/byte\", \"max_seeds\": 4"), std::string::npos) << json;
 
   // Bad sequential settings are refused before training, naming the field.
   const Result few = Ablate(spec_ + " --sequential 1");
@@ -218,10 +221,8 @@ TEST_F(AblateCli, SuiteRunsEveryAblationOfABaseAgainstOneBaselineAndRanksThem) {
   for (const char* name : {"qk_off", "wide_ffn"}) EXPECT_NE(r.out.find(std::string("  ") + name + "  "), std::string::npos) << name;
   EXPECT_EQ(r.out.find("  other_base  "), std::string::npos) << r.out;
   for (const char* f : {"report.md", "summary.json"}) EXPECT_TRUE(fs::exists(dir_.path() + "/out/suite_base/" + f)) << f;
-  std::ifstream json(dir_.path() + "/out/suite_base/summary.json");
-  std::stringstream text;
-  text << json.rdbuf();
-  EXPECT_NE(text.str().find("\"holm_p\": "), std::string::npos) << text.str();
+  const std::string json = ReadText(dir_.path() + "/out/suite_base/summary.json");
+  EXPECT_NE(json.find("\"holm_p\": "), std::string::npos) << json;
 
   // A bad primary metric is refused before anything trains.
   const Result bad = Ablate("--suite " + dir_.path() + "/specs/base.pbtxt --metric 'val bpb'");
