@@ -5,17 +5,14 @@
 //          [--sequential MAX [--resolution X]] [--out DIR] [--resume] [--data-dir DIR]
 //          [--set path=value]...
 //   ablate --suite BASE.pbtxt | ABLATION.pbtxt... [--metric ROW] [same options]
-#include <unistd.h>
 
 #include <boost/program_options.hpp>
 #include <google/protobuf/text_format.h>
-#include <absl/strings/str_format.h>
 #include <absl/strings/str_join.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <functional>
 #include <iostream>
 
 #include "command_line.h"
