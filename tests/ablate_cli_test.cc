@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <regex>
 #include <sstream>
 
 #include "temp_dir.h"
@@ -64,9 +66,21 @@ class AblateCli : public ::testing::Test {
     spec_ = dir_.Write("specs/qk_off.pbtxt", "base: \"base.pbtxt\"\ndescription: \"QK-norm off\"\n"
                                              "model { block { layer { residual { mixer { attention { qk_norm: false } } } } } }\n");
   }
-  Result Ablate(const std::string& args) {
+  // `threads` is the thread flag (two-thread runs unless a test says otherwise).
+  Result Ablate(const std::string& args, const std::string& out = "out", const std::string& threads = "--threads 2") {
     return RunCommand(std::string(TINYLM_ABLATE_BIN) + " " + args + " --data-dir " + dir_.path() + "/data --out " +
-                      dir_.path() + "/out --threads 2");
+                      dir_.path() + "/" + out + " " + threads);
+  }
+  // Every run's metrics.jsonl under `out`, by run directory (its cache key), without the
+  // timing fields, which differ between any two runs.
+  std::map<std::string, std::string> RunMetrics(const std::string& out) {
+    std::map<std::string, std::string> runs;
+    for (const auto& d : fs::directory_iterator(dir_.path() + "/" + out + "/runs")) {
+      std::string text = ReadText((d.path() / "metrics.jsonl").string());
+      text = std::regex_replace(text, std::regex(R"(,"tokens_per_sec":[^,}]*)"), "");
+      runs[d.path().filename().string()] = text;
+    }
+    return runs;
   }
   TempDir dir_;
   std::string spec_;
@@ -162,6 +176,30 @@ TEST_F(AblateCli, SequentialSeedsAddPairsUntilDecidedOrTheMaximum) {
   const Result single = Ablate(dir_.path() + "/specs/base.pbtxt --sequential 4");
   EXPECT_EQ(single.code, 2);
   EXPECT_NE(single.out.find("sequential: needs a comparison"), std::string::npos) << single.out;
+}
+
+TEST_F(AblateCli, JobsTrainRunsSideBySideExactlyAsOneAtATime) {
+  // Three seed pairs two at a time on one-thread teams, against the same runs one at a time: the
+  // same run identities (cache keys) and bit-identical losses, so runs on concurrent threads
+  // share nothing they could corrupt.
+  const Result side = Ablate(spec_ + " --seeds 3 --speed-rounds 0 --jobs 2", "side", "--threads 1");
+  ASSERT_EQ(side.code, 0) << side.out;
+  EXPECT_NE(side.out.find("jobs: 2 runs at once, 1 thread each"), std::string::npos) << side.out;
+  const Result alone = Ablate(spec_ + " --seeds 3 --speed-rounds 0", "alone", "--threads 1");
+  ASSERT_EQ(alone.code, 0) << alone.out;
+  const auto a = RunMetrics("side"), b = RunMetrics("alone");
+  ASSERT_EQ(a.size(), 6u);
+  EXPECT_EQ(a, b);
+  auto row = [](const std::string& out) { return out.substr(out.find("\nval bits/byte "), 120); };
+  EXPECT_EQ(row(side.out), row(alone.out));
+
+  // Without --threads, each run gets its share of the cores; jobs is checked like any field.
+  const Result shares = Ablate(spec_ + " --seeds 1 --speed-rounds 0 --jobs 2 --dry-run", "side", "");
+  ASSERT_EQ(shares.code, 0) << shares.out;
+  EXPECT_NE(shares.out.find("jobs: 2 runs at once, "), std::string::npos) << shares.out;
+  const Result bad = Ablate(spec_ + " --jobs 0", "side", "");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.out.find("jobs: must be between 1 and 256"), std::string::npos) << bad.out;
 }
 
 TEST_F(AblateCli, LearningRateSweepPicksEachArmsRateOnASeedOfItsOwn) {

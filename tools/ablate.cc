@@ -1,7 +1,7 @@
 // ablate: "does this change help?" Trains the baseline and the variant of an ablation spec for
 // every seed on identical data, seeds and budget, and prints the comparison.
 //
-//   ablate ablations/qknorm_off.pbtxt [--dry-run] [--seeds N] [--tokens N] [--threads N]
+//   ablate ablations/qknorm_off.pbtxt [--dry-run] [--seeds N] [--tokens N] [--threads N] [--jobs N]
 //          [--sequential MAX [--resolution X]] [--out DIR] [--resume] [--data-dir DIR]
 //          [--set path=value]...
 //   ablate --suite BASE.pbtxt | ABLATION.pbtxt... [--metric ROW] [same options]
@@ -114,7 +114,7 @@ int Main(int argc, char** argv) {
   std::string out_dir, data_dir, suite_metric = "val bits/byte";
   int64_t seeds = 0, tokens = 0, max_seeds = 0;
   std::string resolution;
-  int threads = -1;
+  int threads = -1, jobs = 1;
   int speed_rounds = 6;
   std::vector<std::string> sets;
   opts.add_options()("help,h", "show this help")
@@ -123,7 +123,8 @@ int Main(int argc, char** argv) {
       ("sequential", po::value(&max_seeds), "add seed pairs until decided, up to N pairs (sets sequential.max_seeds)")
       ("resolution", po::value(&resolution), "sequential: also stop once the interval's half-width is at most this")
       ("tokens", po::value(&tokens), "training tokens per stage (overrides every stage's budget)")
-      ("threads", po::value(&threads), "threads (0 = all cores)")
+      ("threads", po::value(&threads), "threads per run (0 = all cores, or cores / jobs)")
+      ("jobs", po::value(&jobs), "runs trained at once, each on cores / jobs threads (sets the spec's jobs)")
       ("speed-rounds", po::value(&speed_rounds), "alternating timing rounds per arm for the speed comparison (0: none)")
       ("out", po::value(&out_dir), "results directory (default: the spec's output_dir, \"runs\")")
       ("resume", "continue unfinished runs from their last checkpoint")
@@ -163,6 +164,7 @@ int Main(int argc, char** argv) {
     if (vm.count("tokens") && tokens <= 0) throw SpecError("--tokens: must be positive");
     if (vm.count("sequential")) overrides.push_back({"sequential.max_seeds", std::to_string(max_seeds)});
     if (vm.count("resolution")) overrides.push_back({"sequential.resolution", resolution});
+    if (vm.count("jobs")) overrides.push_back({"jobs", std::to_string(jobs)});
     if (vm.count("threads")) overrides.push_back({"runtime.threads", std::to_string(threads)});
     if (vm.count("out")) overrides.push_back({"output_dir", out_dir});
 

@@ -13,6 +13,7 @@
 #include "tinylm/data/data.h"
 #include "tinylm/experiments/compute.h"
 #include "tinylm/experiments/lr_sweep.h"
+#include "tinylm/experiments/run_pool.h"
 #include "tinylm/experiments/sequential.h"
 #include "tinylm/experiments/speed.h"
 #include "tinylm/plugins/plugin_manager.h"
@@ -84,8 +85,8 @@ Comparison::Sequential PlanSequential(const ResolvedSpec& rs, const Experiment& 
 
 // Sequential seeds: after the listed seeds, looks at the deciding metric and trains the next seed
 // pair until the design says stop or the maximum is reached.
-void AddSeedsSequentially(const std::vector<uint64_t>& listed, const std::function<void(uint64_t)>& run_pair,
-                          Comparison* cmp) {
+void AddSeedsSequentially(const std::vector<uint64_t>& listed,
+                          const std::function<void(const std::vector<uint64_t>&)>& run_pairs, Comparison* cmp) {
   Comparison::Sequential& q = *cmp->sequential;
   uint64_t next = *std::max_element(listed.begin(), listed.end()) + 1;
   for (;;) {
@@ -105,7 +106,7 @@ void AddSeedsSequentially(const std::vector<uint64_t>& listed, const std::functi
                   look.Stop() || at_max ? ("stop: " + StopReason(q.design, look, q.resolution)).c_str() : "next seed");
     std::fflush(stdout);
     if (look.Stop() || at_max) return;
-    run_pair(next++);
+    run_pairs({next++});
   }
 }
 
@@ -164,6 +165,14 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
   cmp.baseline_flops = StageFlopsOf(baseline_compute);
   std::printf("\nseeds:");
   for (uint64_t s : variant.seeds) std::printf(" %llu", static_cast<unsigned long long>(s));
+  // Runs trained side by side, each on its share of the cores (runtime.threads, when set, wins).
+  const int jobs = variant.spec.jobs(), speed_threads = variant.spec.runtime().threads();
+  if (jobs > 1) {
+    const int threads = speed_threads > 0 ? speed_threads : ThreadsPerJob(jobs);
+    variant = WithThreads(variant, threads);
+    if (baseline) *baseline = WithThreads(*baseline, threads);
+    std::printf("\njobs: %d runs at once, %d thread%s each", jobs, threads, threads == 1 ? "" : "s");
+  }
   if (variant.spec.has_sequential()) cmp.sequential = PlanSequential(rs, variant);
   if (variant.spec.has_lr_sweep()) {
     cmp.lr_sweep.emplace();
@@ -184,7 +193,7 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
   fs::remove(report_dir / "summary.json");  // not finished until written again at the end
   WriteFileAtomic((report_dir / "variant.pbtxt").string(), variant.spec_text);
   if (baseline) WriteFileAtomic((report_dir / "baseline.pbtxt").string(), baseline->spec_text);
-  const bool tty = isatty(fileno(stdout));
+  const bool tty = jobs == 1 && isatty(fileno(stdout));  // side-by-side runs print whole lines
   // Runs live in content-addressed directories (spec, seed, code, data): a baseline shared by
   // a suite of ablations trains once per seed, and a finished run is never trained again.
   const TrainRunFn train = [&](const Experiment& e, uint64_t seed, const std::string& label) {
@@ -202,34 +211,38 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
     std::printf("%s training -> %s\n", ro.label.c_str(), ro.dir.c_str());
     return TrainRun(e, ro);
   };
-  auto run = [&](const Experiment& e, uint64_t seed) {
-    proto::RunSummary r = train(e, seed, "[" + e.role + " seed " + std::to_string(seed) + "]");
-    AnnotateRun(e, &e == baseline.get() ? baseline_compute : variant_compute, &r);
-    return r;
-  };
   if (cmp.lr_sweep) {
     // Each arm at its own best rate: the arms are replaced by their chosen versions.
     Comparison::LrSweep& q = *cmp.lr_sweep;
     for (auto [arm, sweep, compute] : {std::tuple{baseline.get(), &q.baseline, &baseline_compute},
                                        std::tuple{&variant, &q.variant, &variant_compute}}) {
       Experiment chosen = *arm;
-      *sweep = SweepLearningRate(*arm, q.grid, q.seed, train, &chosen);
+      *sweep = SweepLearningRate(*arm, q.grid, q.seed, train, jobs, &chosen);
       for (size_t i = 0; i < sweep->runs.size(); ++i) AnnotateRun(AtLearningRate(*arm, q.grid[i]), *compute, &sweep->runs[i]);
       *arm = std::move(chosen);
       std::printf("[%s] learning rate %.3g%s\n", arm->role.c_str(), sweep->chosen_lr,
                   sweep->all_diverged ? " (the spec's: every rate of the sweep diverged)" : "");
     }
   }
-  auto run_pair = [&](uint64_t seed) {
-    if (baseline) cmp.baseline.push_back(run(*baseline, seed));
-    cmp.variant.push_back(run(variant, seed));
+  // Both arms of each seed, `jobs` runs at once.
+  auto run_pairs = [&](const std::vector<uint64_t>& seeds) {
+    std::vector<RunRequest> requests;
+    for (uint64_t seed : seeds)
+      for (const Experiment* e : {static_cast<const Experiment*>(baseline.get()), static_cast<const Experiment*>(&variant)})
+        if (e) requests.push_back({e, seed, "[" + e->role + " seed " + std::to_string(seed) + "]"});
+    std::vector<proto::RunSummary> runs = TrainRuns(requests, jobs, train);
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const bool is_baseline = requests[i].experiment == baseline.get();
+      AnnotateRun(*requests[i].experiment, is_baseline ? baseline_compute : variant_compute, &runs[i]);
+      (is_baseline ? cmp.baseline : cmp.variant).push_back(std::move(runs[i]));
+    }
   };
-  for (uint64_t seed : variant.seeds) run_pair(seed);
-  if (cmp.sequential) AddSeedsSequentially(variant.seeds, run_pair, &cmp);
+  run_pairs(variant.seeds);
+  if (cmp.sequential) AddSeedsSequentially(variant.seeds, run_pairs, &cmp);
   if (baseline && o.speed_rounds > 0) {
     std::printf("\nspeed: %d alternating rounds per arm ...\n", o.speed_rounds);
     std::fflush(stdout);
-    Context ctx(variant.spec.runtime().threads(), 1);
+    Context ctx(speed_threads, 1);  // each arm on every core it would have alone
     cmp.speed = SpeedTable(CompareSpeed(ctx, *baseline, variant, o.speed_rounds));
   }
   const std::string table = ComparisonTable(cmp);

@@ -117,6 +117,7 @@ class Preparer {
     if (ev.temperature() < 0) Fail("eval.temperature", "must not be negative");
     if (ev.top_p() <= 0 || ev.top_p() > 1) Fail("eval.top_p", "must be in (0, 1]");
     if (s.runtime().threads() < 0) Fail("runtime.threads", "must not be negative");
+    if (s.jobs() < 1 || s.jobs() > 256) Fail("jobs", "must be between 1 and 256");
     if (!baseline_) CheckComparisonOptions(s);
 
     // Stage settings and documents first: a trained tokenizer learns from them.
@@ -427,6 +428,14 @@ Experiment WithStageSettings(const Experiment& e, const std::function<void(int, 
     const int64_t per_step = static_cast<int64_t>(st.spec.batch_size()) * st.spec.seq_len();
     st.steps = (st.spec.tokens() + per_step - 1) / per_step;
   }
+  out.spec_text = SpecToText(out.spec);
+  out.run_text = RunText(out.spec);
+  return out;
+}
+
+Experiment WithThreads(const Experiment& e, int threads) {
+  Experiment out = e;
+  out.spec.mutable_runtime()->set_threads(threads);
   out.spec_text = SpecToText(out.spec);
   out.run_text = RunText(out.spec);
   return out;

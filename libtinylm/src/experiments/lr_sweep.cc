@@ -34,10 +34,14 @@ int BestRun(const std::vector<proto::RunSummary>& runs) {
 }
 
 Comparison::LrSweep::Arm SweepLearningRate(const Experiment& arm, const std::vector<double>& grid, uint64_t seed,
-                                           const TrainRunFn& train, Experiment* chosen) {
+                                           const TrainRunFn& train, int jobs, Experiment* chosen) {
   Comparison::LrSweep::Arm out;
-  for (double lr : grid)
-    out.runs.push_back(train(AtLearningRate(arm, lr), seed, absl::StrFormat("[%s lr %.3g seed %d]", arm.role, lr, seed)));
+  std::vector<Experiment> at_rates;
+  for (double lr : grid) at_rates.push_back(AtLearningRate(arm, lr));
+  std::vector<RunRequest> requests;
+  for (size_t i = 0; i < grid.size(); ++i)
+    requests.push_back({&at_rates[i], seed, absl::StrFormat("[%s lr %.3g seed %d]", arm.role, grid[i], seed)});
+  out.runs = TrainRuns(requests, jobs, train);
   const int best = BestRun(out.runs);
   out.all_diverged = best < 0;
   out.chosen_lr = out.all_diverged ? arm.stages[0].spec.optimizer().lr() : grid[best];

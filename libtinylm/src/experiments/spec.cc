@@ -559,7 +559,7 @@ SpecError ResolvedSpec::ErrorAt(const std::string& path, const std::string& reas
 
 bool IsComparisonField(const std::string& f) {
   for (const char* c : {"name", "description", "base", "replace", "seeds", "output_dir", "sequential",
-                        "lr_sweep", "equal_flops"})
+                        "lr_sweep", "equal_flops", "jobs"})
     if (f == c) return true;
   return false;
 }

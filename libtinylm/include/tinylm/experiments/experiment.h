@@ -62,6 +62,10 @@ void DrawTrainingBatch(const PreparedStage& st, int stage, uint64_t seed, int64_
 // so they need not prepare the data again.
 Experiment WithStageSettings(const Experiment& e, const std::function<void(int, proto::StageSpec*)>& change);
 
+// A copy of `e` whose runs use `threads` threads (runtime.threads): the thread count enters the
+// spec texts and so the cache key, since results are bit-exact only for a given count.
+Experiment WithThreads(const Experiment& e, int threads);
+
 // The code version baked in at build time (git describe, or the project version).
 const char* CodeVersion();
 

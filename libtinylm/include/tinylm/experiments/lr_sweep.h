@@ -10,6 +10,7 @@
 #include "results.pb.h"
 #include "tinylm/experiments/experiment.h"
 #include "tinylm/experiments/report.h"
+#include "tinylm/experiments/run_pool.h"
 
 namespace tinylm {
 
@@ -24,12 +25,9 @@ Experiment AtLearningRate(const Experiment& e, double lr);
 // diverged.
 int BestRun(const std::vector<proto::RunSummary>& runs);
 
-// Trains (or reads from the cache) one run of an arm: ablate's runner, with a log label.
-using TrainRunFn = std::function<proto::RunSummary(const Experiment&, uint64_t seed, const std::string& label)>;
-
-// Sweeps `arm` over `grid` on `seed` through `train`; `*chosen` becomes the arm at the best rate
-// (at its spec's own rate when every rate diverged).
+// Sweeps `arm` over `grid` on `seed` through `train`, `jobs` rates at once; `*chosen` becomes
+// the arm at the best rate (at its spec's own rate when every rate diverged).
 Comparison::LrSweep::Arm SweepLearningRate(const Experiment& arm, const std::vector<double>& grid, uint64_t seed,
-                                           const TrainRunFn& train, Experiment* chosen);
+                                           const TrainRunFn& train, int jobs, Experiment* chosen);
 
 }  // namespace tinylm

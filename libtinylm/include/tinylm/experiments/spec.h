@@ -89,7 +89,7 @@ void MergeSpec(const proto::ExperimentSpec& overlay, proto::ExperimentSpec* dst)
 void ApplyOverride(const Override& o, google::protobuf::Message* spec);
 
 // Top-level ExperimentSpec fields that name, locate or schedule the comparison (name,
-// description, base, replace, seeds, output_dir, sequential, lr_sweep, equal_flops) rather than
+// description, base, replace, seeds, output_dir, sequential, lr_sweep, equal_flops, jobs) rather than
 // say what one run trains (a sweep's chosen rate and equal-FLOPs budgets enter the runs' own
 // stage settings): left out of a run's cache key and of the changes listed between arms.
 bool IsComparisonField(const std::string& top_level_field);
