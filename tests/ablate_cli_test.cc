@@ -190,8 +190,33 @@ TEST_F(AblateCli, JobsTrainRunsSideBySideExactlyAsOneAtATime) {
   const auto a = RunMetrics("side"), b = RunMetrics("alone");
   ASSERT_EQ(a.size(), 6u);
   EXPECT_EQ(a, b);
-  auto row = [](const std::string& out) { return out.substr(out.find("\nval bits/byte "), 120); };
+  // The row's numbers up to the interval (column widths follow the other rows, e.g. wall time).
+  auto row = [](const std::string& out) {
+    const size_t at = out.find("\nval bits/byte ");
+    return std::regex_replace(out.substr(at, out.find(']', at) - at), std::regex(" +"), " ");
+  };
   EXPECT_EQ(row(side.out), row(alone.out));
+
+  // Runs of one experiment side by side share its prepared data and plugin components (here a
+  // replay mixer pointing into the pretraining stream, which must outlive the arm's copies).
+  dir_.Write("data/chat.jsonl", R"({"prompt": "Tell a story.", "response": "Lily found a red ball."}
+{"prompt": "Who is Ben?", "response": "Ben was very happy."}
+{"prompt": "Sing.", "response": "Tom played with the drum all day long."}
+{"prompt": "A boat?", "response": "Mia found a red boat."}
+)");
+  const std::string replay = dir_.Write("specs/replay.pbtxt", std::string(kBase) + R"(
+seeds: [1, 2, 3]
+plugins: ["pretrain_replay"]
+tokenizer { bytes { special: ["<|endoftext|>", "<|user|>", "<|assistant|>", "<|end|>"] } }
+stages { name: "sft" kind: SFT tokens: 256 batch_size: 2 seq_len: 32
+         data { train { path: "chat.jsonl" format: PROMPT_RESPONSE } validation_fraction: 0.25 }
+         mixer { [tinylm.plugins.pretrain_replay] { fraction: 0.5 } } }
+)");
+  const Result replay_side = Ablate(replay + " --speed-rounds 0 --jobs 2", "replay_side", "--threads 1");
+  ASSERT_EQ(replay_side.code, 0) << replay_side.out;
+  const Result replay_alone = Ablate(replay + " --speed-rounds 0", "replay_alone", "--threads 1");
+  ASSERT_EQ(replay_alone.code, 0) << replay_alone.out;
+  EXPECT_EQ(RunMetrics("replay_side"), RunMetrics("replay_alone"));
 
   // Without --threads, each run gets its share of the cores; jobs is checked like any field.
   const Result shares = Ablate(spec_ + " --seeds 1 --speed-rounds 0 --jobs 2 --dry-run", "side", "");

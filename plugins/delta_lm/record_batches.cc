@@ -1,6 +1,9 @@
 // The post's data option as a data mixer: the token stream cut into non-overlapping records,
 // each visited once per epoch in a seeded random order.
+#include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <vector>
 
 #include "delta_blocks.h"
 #include "tinylm/tensors/rng.h"
@@ -22,7 +25,7 @@ class RecordBatches : public DataMixer {
     b->weights = Tensor();  // plain loss on every target
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t g = static_cast<int64_t>(step) * rows + r;
-      const int32_t* p = stream_->tokens.data() + Order(seed, g / records_)[g % records_] * length_;
+      const int32_t* p = stream_->tokens.data() + (*Order(seed, g / records_))[g % records_] * length_;
       for (int64_t i = 0; i < t; ++i) {
         b->inputs.s32()[r * t + i] = p[i];
         b->targets.s32()[r * t + i] = p[i + 1];
@@ -31,22 +34,30 @@ class RecordBatches : public DataMixer {
   }
 
  private:
-  const std::vector<int64_t>& Order(uint64_t seed, int64_t epoch) const {
-    if (order_seed_ != seed || order_epoch_ != epoch || order_.empty()) {
-      order_.resize(records_);
-      for (int64_t i = 0; i < records_; ++i) order_[i] = i;
-      for (int64_t i = records_ - 1; i > 0; --i)
-        std::swap(order_[i], order_[CounterBits(seed, 0x7265636f7264ULL + epoch, i) % (i + 1)]);
-      order_seed_ = seed;
-      order_epoch_ = epoch;
-    }
-    return order_;
+  using Permutation = std::shared_ptr<const std::vector<int64_t>>;
+  // The permutation of (seed, epoch), cached: runs trained side by side call Mix from several
+  // threads with their own seeds, so the cache holds a few permutations under a lock.
+  Permutation Order(uint64_t seed, int64_t epoch) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Cached& c : cache_)
+      if (c.seed == seed && c.epoch == epoch) return c.order;
+    auto order = std::make_shared<std::vector<int64_t>>(records_);
+    for (int64_t i = 0; i < records_; ++i) (*order)[i] = i;
+    for (int64_t i = records_ - 1; i > 0; --i)
+      std::swap((*order)[i], (*order)[CounterBits(seed, 0x7265636f7264ULL + epoch, i) % (i + 1)]);
+    if (cache_.size() >= 8) cache_.erase(cache_.begin());
+    cache_.push_back({seed, epoch, order});
+    return order;
   }
+  struct Cached {
+    uint64_t seed;
+    int64_t epoch;
+    Permutation order;
+  };
   const TokenStream* stream_;
   int64_t length_, records_;
-  mutable std::vector<int64_t> order_;  // the current epoch's permutation (cache)
-  mutable uint64_t order_seed_ = 0;
-  mutable int64_t order_epoch_ = -1;
+  mutable std::mutex mu_;
+  mutable std::vector<Cached> cache_;  // most recent last
 };
 
 }  // namespace

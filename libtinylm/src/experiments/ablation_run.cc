@@ -46,17 +46,17 @@ std::string ReproduceCommand(const Experiment& e, const std::string& spec_path, 
 // pooling) per position, and how full its chunks are (a chunk's real bytes, histogram).
 void PrintTokenization(const Experiment& e) {
   const PreparedStage& st = e.stages[0];
-  if (st.chat_train || st.train.tokens.empty()) return;
+  if (st.chat_train || st.train->tokens.empty()) return;
   const Tokenizer& tok = *e.tokenizer;
-  const int64_t g = st.train.group, positions = static_cast<int64_t>(st.train.tokens.size()) / g;
-  std::printf("\n\ntokenization: %lld text bytes in %lld %s (%.3f bytes per %s)", static_cast<long long>(st.train.text_bytes),
+  const int64_t g = st.train->group, positions = static_cast<int64_t>(st.train->tokens.size()) / g;
+  std::printf("\n\ntokenization: %lld text bytes in %lld %s (%.3f bytes per %s)", static_cast<long long>(st.train->text_bytes),
               static_cast<long long>(positions), g > 1 ? "chunks" : "tokens",
-              static_cast<double>(st.train.text_bytes) / std::max<int64_t>(1, positions), g > 1 ? "chunk" : "token");
+              static_cast<double>(st.train->text_bytes) / std::max<int64_t>(1, positions), g > 1 ? "chunk" : "token");
   if (g == 1) return;
   std::vector<int64_t> hist(g + 1, 0);
   for (int64_t p = 0; p < positions; ++p) {
     int64_t bytes = 0;
-    for (int64_t k = 0; k < g; ++k) bytes += tok.TokenBytes(st.train.tokens[p * g + k]);
+    for (int64_t k = 0; k < g; ++k) bytes += tok.TokenBytes(st.train->tokens[p * g + k]);
     ++hist[bytes];
   }
   std::printf("; chunks by real bytes:");

@@ -23,7 +23,7 @@ void DrawTrainingBatch(const PreparedStage& st, int stage, uint64_t seed, int64_
   if (st.chat_train) {
     st.chat_train->Sample(seed, stream, step, st.spec.batch_size(), batch);
   } else {
-    WindowSampler sampler(&st.train, st.spec.seq_len());
+    WindowSampler sampler(st.train.get(), st.spec.seq_len());
     sampler.set_batch_size(st.spec.batch_size());
     sampler.Sample(seed, stream, step, batch);
   }
@@ -145,7 +145,7 @@ class Preparer {
     const TokenStream* pretrain = nullptr;
     for (int i = 0; i < s.stages_size(); ++i) {
       Tokenize(&e.stages[i], docs[i], *e.tokenizer);
-      if (!pretrain && !e.stages[i].chat_train) pretrain = &e.stages[i].train;
+      if (!pretrain && !e.stages[i].chat_train) pretrain = e.stages[i].train.get();
       StagePlugins(s, i, &e.stages[i], *e.tokenizer, pretrain);
     }
     for (int i = 0; i < ev.evaluators_size(); ++i) {
@@ -348,10 +348,10 @@ class Preparer {
         if (st->chat_train->response_tokens() == 0 || st->chat_val->response_tokens() == 0)
           throw std::runtime_error("no response token fits in seq_len " + std::to_string(st->spec.seq_len()));
       } else {
-        st->train = tinylm::Tokenize(docs.train, tok);
-        st->val = tinylm::Tokenize(docs.val, tok);
-        WindowSampler(&st->train, st->spec.seq_len());
-        WindowSampler(&st->val, st->spec.seq_len());
+        st->train = std::make_shared<const TokenStream>(tinylm::Tokenize(docs.train, tok));
+        st->val = std::make_shared<const TokenStream>(tinylm::Tokenize(docs.val, tok));
+        WindowSampler(st->train.get(), st->spec.seq_len());
+        WindowSampler(st->val.get(), st->spec.seq_len());
       }
     } catch (const std::runtime_error& err) {
       Fail(st->data_path, err.what());

@@ -68,8 +68,8 @@ uint64_t OpRun::stream_id(const std::string& name) const {
 double Op::Flops(const OpRun& r) const { return static_cast<double>(r.out().numel()); }
 
 // ---- Graph ------------------------------------------------------------------------------------
-uint64_t& Graph::allocations() {
-  static uint64_t count = 0;
+std::atomic<uint64_t>& Graph::allocations() {
+  static std::atomic<uint64_t> count{0};  // atomic: runs may train side by side (ablate --jobs)
   return count;
 }
 

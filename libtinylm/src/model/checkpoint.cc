@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -44,7 +45,9 @@ proto::CheckpointHeader Parse(const std::string& bytes, const std::string& path,
   if (Fnv64(bytes.data(), bytes.size() - 8) != stored)
     throw std::runtime_error(path + ": checksum mismatch (truncated or corrupted checkpoint)");
   std::memcpy(&header_len, bytes.data() + 8, 8);
-  if (16 + header_len > bytes.size() - 8) throw std::runtime_error(path + ": bad header length");
+  // Compared without adding to header_len: a huge value must not wrap around.
+  if (header_len > bytes.size() - 24 || header_len > static_cast<uint64_t>(std::numeric_limits<int>::max()))
+    throw std::runtime_error(path + ": bad header length");
   proto::CheckpointHeader h;
   if (!h.ParseFromArray(bytes.data() + 16, static_cast<int>(header_len)))
     throw std::runtime_error(path + ": unreadable checkpoint header");

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -149,6 +150,10 @@ PackedModelFile LoadModelFile(const std::string& path) {
   out.spec = ParseSpecText(h.spec_text(), path + " (embedded spec)");
   out.tokenizer = LoadTokenizer(h.tokenizer());
   out.model = BuildModel(out.spec.message.model(), out.tokenizer->vocab_size(), out.tokenizer.get());
+  // Before allocating: the embedded spec must describe the model whose weights the file holds.
+  if (out.model->store().size() != h.arena_floats())
+    throw std::runtime_error(path + ": the embedded spec's model has " + std::to_string(out.model->store().size()) +
+                             " parameters, the file holds " + std::to_string(h.arena_floats()));
   out.model->store().Allocate(0);
   LoadCheckpoint(path, &out.model->store());
   return out;
@@ -170,6 +175,7 @@ PackedModelFile LoadPackedModel(const std::string& path) {
   std::memcpy(&len, bytes.data() + 8, 8);
   std::memcpy(&sum, bytes.data() + bytes.size() - 8, 8);
   if (len != bytes.size() - 24) throw std::runtime_error(path + ": length does not match (truncated file?)");
+  if (len > static_cast<uint64_t>(std::numeric_limits<int>::max())) throw std::runtime_error(path + ": too large to read");
   if (Fnv64(bytes.data(), bytes.size() - 8) != sum)
     throw std::runtime_error(path + ": checksum mismatch (corrupted file)");
   proto::PackedModel pm;

@@ -219,7 +219,7 @@ class Run {
   EvalResult Evaluate(const PreparedStage& st) {
     const int64_t max_tokens = e_.spec.eval().max_tokens();
     if (st.chat_val) return EvaluateChat(ctx_, *model_, *e_.tokenizer, *st.chat_val, st.spec.batch_size(), max_tokens);
-    return EvaluateStream(ctx_, *model_, *e_.tokenizer, st.val, st.spec.batch_size(), st.spec.seq_len(), max_tokens);
+    return EvaluateStream(ctx_, *model_, *e_.tokenizer, *st.val, st.spec.batch_size(), st.spec.seq_len(), max_tokens);
   }
 
   // Evaluates; false (and the run marked diverged) when the validation loss is not finite or
@@ -428,7 +428,7 @@ class Run {
     for (size_t s = 0; s + 1 < e_.stages.size(); ++s)
       if (!e_.stages[s].chat_val) {
         const PreparedStage& st = e_.stages[s];
-        r.set_pretrain_val_bpb(EvaluateStream(ctx_, *model_, *e_.tokenizer, st.val, st.spec.batch_size(),
+        r.set_pretrain_val_bpb(EvaluateStream(ctx_, *model_, *e_.tokenizer, *st.val, st.spec.batch_size(),
                                               st.spec.seq_len(), e_.spec.eval().max_tokens()).bpb);
         break;
       }

@@ -19,8 +19,11 @@ struct PreparedStage {
   proto::StageSpec spec;  // effective settings (defaults filled in)
   int64_t steps = 0;
   std::string data_path;  // spec path of its DataSpec ("data" or "stages[i].data")
-  // PRETRAIN: token streams. SFT: chat examples.
-  TokenStream train, val;
+  // PRETRAIN: token streams. SFT: chat examples. Immutable once prepared and shared by every
+  // copy of the experiment (sweeps, equal-FLOPs budgets, per-job thread counts), so that the
+  // pointers plugins keep into them (a replay mixer's stream) stay valid whichever copy lives.
+  std::shared_ptr<const TokenStream> train = std::make_shared<const TokenStream>(),
+                                     val = std::make_shared<const TokenStream>();
   std::shared_ptr<ChatExamples> chat_train, chat_val;
   int64_t train_documents = 0, val_documents = 0, dropped_overlap = 0;
   std::vector<std::shared_ptr<TokenWeighting>> weightings;  // applied in order to each batch

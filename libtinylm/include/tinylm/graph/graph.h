@@ -11,6 +11,7 @@
 #pragma once
 #include <cstdint>
 #include <array>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <typeinfo>
@@ -183,7 +184,7 @@ class Graph {
   const Node& node(int id) const { return *nodes_[id]; }
   Node& node(int id) { return *nodes_[id]; }
   // How many times node buffers were (re)allocated: steady state must keep this constant.
-  static uint64_t& allocations();
+  static std::atomic<uint64_t>& allocations();
 
  private:
   friend class OpRun;

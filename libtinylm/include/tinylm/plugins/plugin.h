@@ -33,7 +33,7 @@
 // Bumped whenever anything a plugin compiles against changes layout or meaning (this header,
 // Layer, Tokenizer, Tensor, ParamStore, Context). Host and plugin must agree exactly.
 #ifndef TINYLM_PLUGIN_ABI  // (overridable only to test the ABI check)
-#define TINYLM_PLUGIN_ABI 6
+#define TINYLM_PLUGIN_ABI 7
 #endif
 
 namespace tinylm {
@@ -86,7 +86,9 @@ using WeightingFactory = std::function<std::unique_ptr<TokenWeighting>(const Con
 
 // ---- data mixers ----------------------------------------------------------------------------
 // Rewrites rows of a stage's batch, e.g. replacing a share of them with pretraining windows.
-// Must be a pure function of (seed, step) and the batch, so resumed runs stay bit-exact.
+// Must be a pure function of (seed, step) and the batch, so resumed runs stay bit-exact. Runs
+// trained side by side (ablate --jobs) call Mix (like every component's const methods) from
+// several threads at once: a cache it keeps needs a lock.
 class DataMixer {
  public:
   virtual ~DataMixer() = default;
