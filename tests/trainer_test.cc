@@ -12,6 +12,7 @@
 #include "tinylm/model/checkpoint.h"
 #include "tinylm/experiments/experiment.h"
 #include "tinylm/model/generate.h"
+#include "tinylm/model/packed.h"
 #include "tinylm/training/trainer.h"
 
 namespace tinylm::testing {
@@ -150,6 +151,33 @@ TEST(Checkpoint, CorruptionTruncationAndLayoutAreDetected) {
   different.Declare("w", {3}, Init::Constant(0), true);
   different.Allocate(0);
   expect_error(path, "parameter layout differs", &different);
+
+  // A header length near 2^64 with a valid checksum (found by reading the bounds check the fuzz
+  // target probes): refused, not wrapped around into a tiny length.
+  std::string huge = Read(path);
+  const uint64_t len = ~uint64_t{0} - 4;
+  std::memcpy(huge.data() + 8, &len, 8);
+  const uint64_t sum = Fnv64(huge.data(), huge.size() - 8);
+  std::memcpy(huge.data() + huge.size() - 8, &sum, 8);
+  expect_error(f.dir.Write("huge.bin", huge), "bad header length", &other->store());
+}
+
+TEST(Checkpoint, AModelFileWhoseSpecDisagreesWithItsWeightsIsRefusedBeforeAllocating) {
+  // The embedded spec describes a model of ~4 billion parameters; the file holds the tiny one.
+  Fixture f;
+  auto model = f.e.BuildModel();
+  model->store().Allocate(1);
+  proto::CheckpointHeader h;
+  h.set_spec_text("model { d_model: 4096 context: 64 block { count: 64 layer { residual { mixer { swiglu { hidden: 32768 } } } } } }");
+  h.set_tokenizer(f.e.tokenizer->Save());
+  const std::string path = f.dir.path() + "/lying.bin";
+  SaveCheckpoint(path, h, model->store());
+  try {
+    LoadModelFile(path);
+    ADD_FAILURE() << "loaded";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("the embedded spec's model has"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Generate, GreedyDecodeMatchesFullForwardArgmax) {

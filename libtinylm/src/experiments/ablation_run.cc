@@ -175,7 +175,7 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
   }
   if (variant.spec.has_sequential()) cmp.sequential = PlanSequential(rs, variant);
   if (variant.spec.has_lr_sweep()) {
-    cmp.lr_sweep.emplace();
+    cmp.lr_sweep = Comparison::LrSweep();
     cmp.lr_sweep->seed = variant.spec.lr_sweep().seed();
     cmp.lr_sweep->grid = LearningRateGrid(variant.spec.lr_sweep());
     std::printf("\nlearning-rate sweep on seed %llu, per arm:", static_cast<unsigned long long>(cmp.lr_sweep->seed));
