@@ -48,6 +48,19 @@ inline std::pair<std::string_view, std::string_view> SplitAt(std::string_view in
   return {in.substr(0, at), in.substr(at + separator.size())};
 }
 
+// The model of the fuzz targets' specs and files: one attention + SwiGLU block, d 16.
+inline const std::string kTinyModel = R"(model {
+  d_model: 16
+  context: 32
+  block {
+    count: 1
+    layer { residual { norm { rmsnorm {} } mixer { attention { heads: 2 qk_norm: true rope {} } } } }
+    layer { residual { norm { rmsnorm {} } mixer { swiglu { hidden: 24 } } } }
+  }
+  final_norm { rmsnorm {} }
+}
+)";
+
 // A small story corpus for specs to train their tokenizers on and tokenize ("train.txt",
 // "val.txt", "chat.jsonl" in <scratch>/data), written once.
 inline std::string DataDir() {

@@ -23,17 +23,7 @@ namespace {
 
 using namespace tinylm;
 
-constexpr char kSpec[] = R"(model {
-  d_model: 16
-  context: 32
-  block {
-    count: 1
-    layer { residual { norm { rmsnorm {} } mixer { attention { heads: 2 qk_norm: true rope {} } } } }
-    layer { residual { norm { rmsnorm {} } mixer { swiglu { hidden: 24 } } } }
-  }
-  final_norm { rmsnorm {} }
-}
-)";
+const std::string& kSpec = fuzz::kTinyModel;
 
 struct ValidFiles {
   std::string checkpoint, packed;  // bytes

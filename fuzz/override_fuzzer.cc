@@ -11,20 +11,10 @@
 
 namespace {
 
-constexpr char kSpec[] = R"(name: "base"
+const std::string kSpec = R"(name: "base"
 seeds: [1, 2]
 plugins: ["word_boost"]
-model {
-  d_model: 16
-  context: 32
-  block {
-    count: 1
-    layer { residual { norm { rmsnorm {} } mixer { attention { heads: 2 qk_norm: true rope {} } } } }
-    layer { residual { norm { rmsnorm {} } mixer { swiglu { hidden: 24 } } } }
-  }
-  final_norm { rmsnorm {} }
-}
-data { train { path: "train.txt" } validation { path: "val.txt" } }
+)" + tinylm::fuzz::kTinyModel + R"(data { train { path: "train.txt" } validation { path: "val.txt" } }
 stages { tokens: 1024 batch_size: 4 seq_len: 16 loss_weighting { [tinylm.plugins.word_boost] { beta: 1.0 } } }
 stages { name: "sft" kind: SFT tokens: 512 batch_size: 2 seq_len: 32 data { train { path: "chat.jsonl" format: PROMPT_RESPONSE } validation_fraction: 0.25 } }
 eval { interval_steps: 4 max_tokens: 256 sample_tokens: 16 }
