@@ -1,13 +1,33 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "tinylm/tensors/ops.h"
 #include "tinylm/tensors/rng.h"
 #include "tinylm/tensors/tensor.h"
+#include "tinylm/tensors/vec_math.h"
 
 namespace tinylm::testing {
 namespace {
+
+// The softmaxes and the loss call VecExp on whatever a diverged run produces: it must stay
+// accurate on the normal range and map non-finite inputs without undefined behaviour.
+TEST(VecExp, AccurateAndDefinedOnNonFiniteInputs) {
+  for (float x = -87.0f; x <= 88.5f; x += 0.0137f) {
+    const double want = std::exp(static_cast<double>(x));
+    EXPECT_NEAR(VecExp(x), want, 4e-7 * want) << x;
+  }
+  const float inf = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(VecExp(-inf), 0.0f);
+  EXPECT_EQ(VecExp(-100.0f), 0.0f);
+  EXPECT_TRUE(std::isinf(VecExp(inf)));
+  EXPECT_TRUE(std::isnan(VecExp(std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_TRUE(std::isnan(VecSigmoid(std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_EQ(VecSigmoid(-inf), 0.0f);
+  EXPECT_EQ(VecSigmoid(inf), 1.0f);
+}
 
 TEST(Tensor, AlignedAndZeroed) {
   for (int64_t n : {1, 3, 17, 1000}) {
