@@ -2,14 +2,58 @@
 // pipeline does with their documents: the validation-overlap filter, tokenizing, sampling
 // training windows, and instruction-tuning examples. Input: one byte choosing the format and
 // its settings, then the file's bytes.
+#include <absl/strings/ascii.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
 #include <cstdint>
 #include <exception>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "fuzz_support.h"
 #include "tinylm/data/data.h"
 #include "tinylm/data/tokenizer.h"
+
+// The documents a general JSON parser (protobuf's, which read these formats before the
+// streaming reader) finds in a JSON_ARRAY or JSONL file, or nullopt if it refuses the file:
+// where both accept an input, they must agree document for document.
+std::optional<std::vector<std::string>> ReferenceJsonTexts(const tinylm::proto::DataSource& src, const std::string& bytes) {
+  using google::protobuf::Value;
+  auto parse = [](const std::string& text, Value* v) { return google::protobuf::util::JsonStringToMessage(text, v).ok(); };
+  auto trimmed = [](const std::string& s) { return std::string(absl::StripAsciiWhitespace(s)); };
+  std::vector<std::string> texts;
+  if (src.format() == tinylm::proto::DataSource::JSON_ARRAY) {
+    Value v;
+    if (!parse(bytes, &v)) return std::nullopt;
+    if (v.kind_case() == Value::kStructValue) {
+      auto it = v.struct_value().fields().find(src.field());
+      if (it == v.struct_value().fields().end()) return std::nullopt;
+      Value inner = it->second;
+      v = inner;
+    }
+    if (v.kind_case() != Value::kListValue) return std::nullopt;
+    for (const auto& e : v.list_value().values()) {
+      if (e.kind_case() != Value::kStringValue) return std::nullopt;
+      if (!trimmed(e.string_value()).empty()) texts.push_back(trimmed(e.string_value()));
+    }
+  } else {
+    std::istringstream in(bytes);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (absl::StripAsciiWhitespace(line).empty()) continue;
+      Value v;
+      if (!parse(line, &v) || v.kind_case() != Value::kStructValue) return std::nullopt;
+      auto it = v.struct_value().fields().find(src.field());
+      if (it == v.struct_value().fields().end() || it->second.kind_case() != Value::kStringValue) return std::nullopt;
+      if (!trimmed(it->second.string_value()).empty()) texts.push_back(trimmed(it->second.string_value()));
+    }
+  }
+  if (src.max_documents() > 0 && static_cast<int64_t>(texts.size()) > src.max_documents()) texts.resize(src.max_documents());
+  return texts;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tinylm;
@@ -22,6 +66,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (choice & 0x08) src.set_field("texts");
   if (choice & 0x10) src.set_separator("<|story|>");
   if (choice & 0x20) src.set_response_field("fable");
+  if (src.format() == proto::DataSource::JSON_ARRAY || src.format() == proto::DataSource::JSONL) {
+    const auto reference = ReferenceJsonTexts(src, bytes);
+    if (reference) {
+      std::vector<std::string> streamed;
+      try {
+        for (const Document& d : ParseDocuments(src, bytes, "fuzz.txt")) streamed.push_back(d.text);
+      } catch (const std::exception&) {
+        streamed = {"<refused>"};
+      }
+      if (streamed != *reference) __builtin_trap();  // the streaming reader disagrees
+    }
+  }
   try {
     std::vector<Document> docs = ParseDocuments(src, bytes, "fuzz.txt");
     // Half of the documents as held-out validation for the other half.

@@ -69,3 +69,29 @@ write("tokenizer_state", "bytes", "bytes -1\n<|endoftext|>\n<|user|>")
 write("model_file", "raw", b"\x00TLMCKPT1")
 for mode in range(1, 6):
     write("model_file", "mode%d" % mode, bytes([mode]) + b"\x10\x00\x41")
+
+# Token cache files: valid ones at each width (the fuzzer reads the key from offset 16).
+import struct
+
+
+def token_cache(width, val, train, group=1):
+    fmt = {1: "B", 2: "H", 4: "i"}[width]
+    body, offsets = b"", []
+    pos = 128
+    for ids in (val, train):
+        pad = (-pos) % 64
+        body += b"\0" * pad
+        pos += pad
+        offsets.append(pos)
+        chunk = struct.pack("<%d%s" % (len(ids), fmt), *ids)
+        body += chunk
+        pos += len(chunk)
+    header = b"TLMTOKS1" + struct.pack("<IIQq", 1, width, 0x1234, group)
+    header += struct.pack("<2q2q2q2qq", offsets[0], offsets[1], len(val), len(train), 5, 40, 1, 3, 0)
+    return header + b"\0" * (128 - len(header)) + body
+
+
+write("token_cache", "width1", token_cache(1, [1, 2, 0], list(range(200))))
+write("token_cache", "width2", token_cache(2, [299, 0], [i % 300 for i in range(0, 3000, 7)]))
+write("token_cache", "width4", token_cache(4, [5], [7] * 100))
+write("token_cache", "grouped", token_cache(2, [1, 2, 3, 4], list(range(64)), group=4))

@@ -2,6 +2,11 @@
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <thread>
 
 #include <array>
 #include <cstdio>
@@ -146,7 +151,10 @@ TEST_F(AblateCli, DryRunTrainsNothing) {
   const std::string line = r.out.substr(row, r.out.find('\n', row) - row);
   EXPECT_NE(line.find(" k -> "), std::string::npos) << line;  // baseline -> variant FLOPs/token
   EXPECT_NE(line.find("x | "), std::string::npos) << line;    // their ratio
-  EXPECT_FALSE(fs::exists(dir_.path() + "/out"));
+  // Nothing trained or reported; the data was tokenized (into the token cache, for the real run).
+  EXPECT_FALSE(fs::exists(dir_.path() + "/out/runs"));
+  EXPECT_FALSE(fs::exists(dir_.path() + "/out/qk_off"));
+  EXPECT_TRUE(fs::exists(dir_.path() + "/out/token_cache"));
 }
 
 TEST_F(AblateCli, SequentialSeedsAddPairsUntilDecidedOrTheMaximum) {
@@ -225,6 +233,45 @@ stages { name: "sft" kind: SFT tokens: 256 batch_size: 2 seq_len: 32
   const Result bad = Ablate(spec_ + " --jobs 0", "side", "");
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.out.find("jobs: must be between 1 and 256"), std::string::npos) << bad.out;
+}
+
+// SIGTERM (a scheduler, `kill`) or SIGINT (Ctrl-C) mid-run: the run in progress checkpoints at
+// its step boundary and ablate exits 128 + signal, saying how to continue; --resume then ends
+// with exactly the results of a run never interrupted.
+TEST_F(AblateCli, SignalCheckpointsAndResumeFinishesExactlyAsUninterrupted) {
+  const std::string flags = spec_ + " --seeds 1 --speed-rounds 0 --set stages[0].tokens=300000 --set eval.interval_steps=200";
+  const Result whole = Ablate(flags, "whole");
+  ASSERT_EQ(whole.code, 0) << whole.out;
+  for (int sig : {SIGTERM, SIGINT}) {
+    const std::string out = sig == SIGTERM ? "term" : "int";
+    const std::string log = dir_.path() + "/" + out + ".log";
+    const std::string cmd = std::string("exec ") + TINYLM_ABLATE_BIN + " " + flags + " --data-dir " + dir_.path() +
+                            "/data --out " + dir_.path() + "/" + out + " --threads 2 > " + log + " 2>&1";
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    // Signal once the first run has evaluated (its metrics are on disk): mid-run.
+    bool started = false;
+    for (int i = 0; i < 6000 && !started; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::error_code ec;
+      for (const auto& d : fs::directory_iterator(dir_.path() + "/" + out + "/runs", ec))
+        started = started || ReadText((d.path() / "metrics.jsonl").string()).find("val_loss") != std::string::npos;
+    }
+    ASSERT_TRUE(started) << ReadText(log);
+    kill(pid, sig);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status)) << ReadText(log);
+    EXPECT_EQ(WEXITSTATUS(status), 128 + sig) << ReadText(log);
+    EXPECT_NE(ReadText(log).find("continue with the same command and --resume"), std::string::npos) << ReadText(log);
+    const Result resumed = Ablate(flags + " --resume", out);
+    ASSERT_EQ(resumed.code, 0) << resumed.out;
+    EXPECT_EQ(RunMetrics(out), RunMetrics("whole")) << out;
+  }
 }
 
 TEST_F(AblateCli, LearningRateSweepPicksEachArmsRateOnASeedOfItsOwn) {

@@ -102,7 +102,7 @@ TEST(Data, WindowsArePureFunctionsOfSeedStageStep) {
 TEST(Data, TokenStreamSeparatesDocumentsAndCountsTextBytes) {
   ByteTokenizer tok({}, 0);
   const TokenStream s = Tokenize({{"", "ab"}, {"", "c"}}, tok);
-  EXPECT_EQ(s.tokens, (std::vector<int32_t>{'a', 'b', 0, 'c', 0}));
+  EXPECT_EQ(s.tokens.ToVector(), (std::vector<int32_t>{'a', 'b', 0, 'c', 0}));
   EXPECT_EQ(s.text_bytes, 3);
   EXPECT_EQ(tok.TokenBytes(0), 0);
   EXPECT_EQ(tok.TokenBytes('a'), 1);

@@ -209,7 +209,9 @@ namespace {
 TEST(RecordBatches, NonOverlappingRecordsOncePerEpoch) {
   PluginManager::Global().Load("delta_lm");
   TokenStream s;
-  for (int i = 0; i < 2570; ++i) s.tokens.push_back(i);  // token value = position
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 2570; ++i) ids.push_back(i);  // token value = position
+  s.tokens = std::move(ids);
   proto::DataMixerSpec spec;
   ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString("[tinylm.plugins.records] { length: 11 }", &spec));
   const auto* ext = SetExtension(spec);

@@ -140,7 +140,9 @@ TEST(ResponseStart, BoostsTheFirstKResponseTokens) {
 
 TEST(PretrainReplay, LastRowsBecomePretrainingWindowsWithWeightOne) {
   TokenStream s;
-  for (int i = 0; i < 1000; ++i) s.tokens.push_back(1000 + i);
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 1000; ++i) ids.push_back(1000 + i);
+  s.tokens = std::move(ids);
   Component<proto::DataMixerSpec> c("[tinylm.plugins.pretrain_replay] { fraction: 0.25 }");
   auto m = PluginManager::Global().MakeMixer(*PluginManager::Global().FindMixer(c.extension), *c.config, {&s, 8});
   Batch b = MakeBatch(std::vector<int32_t>(32, 7), 4);

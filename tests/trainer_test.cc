@@ -102,6 +102,12 @@ TEST(Trainer, ResumeContinuesBitExactly) {
   EXPECT_EQ(Arenas(f.dir.path() + "/full/checkpoint.bin"), Arenas(a.dir + "/checkpoint.bin"));
   EXPECT_EQ(full.val_loss(), resumed.val_loss());
   EXPECT_EQ(full.samples(0).text(), resumed.samples(0).text());
+  // The resumed run reloads the curve points before step 10 from metrics.jsonl: exactly the
+  // values an uninterrupted run holds, not values rounded on the way through the file.
+  ASSERT_EQ(full.train_curve_size(), resumed.train_curve_size());
+  ASSERT_EQ(full.val_curve_size(), resumed.val_curve_size());
+  for (int i = 0; i < full.train_curve_size(); ++i) EXPECT_EQ(full.train_curve(i).loss(), resumed.train_curve(i).loss()) << i;
+  for (int i = 0; i < full.val_curve_size(); ++i) EXPECT_EQ(full.val_curve(i).loss(), resumed.val_curve(i).loss()) << i;
 
   // "Killed" between checkpoints (step 17; last checkpoint at 10): steps 11..17 are redone.
   RunOptions k = f.Opts("killed");

@@ -11,6 +11,7 @@
 #include <absl/strings/str_join.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -20,6 +21,7 @@
 #include "tinylm/experiments/suite.h"
 #include "tinylm/plugins/plugin_manager.h"
 #include "tinylm/tensors/thread_policy.h"
+#include "tinylm/training/interrupt.h"
 #include "tinylm/training/trainer.h"
 
 namespace fs = std::filesystem;
@@ -154,6 +156,7 @@ int Main(int argc, char** argv) {
     }
     overrides.push_back({s.substr(0, eq), s.substr(eq + 1)});
   }
+  InstallInterruptHandlers();
   try {
     if (vm.count("seeds")) {
       if (seeds < 1) throw SpecError("--seeds: must be at least 1");
@@ -186,6 +189,12 @@ int Main(int argc, char** argv) {
   } catch (const SpecError& e) {
     std::fprintf(stderr, "ablate: error: %s\n", e.what());
     return 2;
+  } catch (const RunInterrupted& e) {
+    // Every run in progress wrote a checkpoint at its last step; finished runs are cached.
+    const int sig = InterruptSignal();
+    std::fprintf(stderr, "\nablate: stopped by %s: %s\nablate: continue with the same command and --resume\n",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM", e.what());
+    return 128 + sig;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ablate: error: %s\n", e.what());
     return 1;

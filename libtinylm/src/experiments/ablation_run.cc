@@ -53,15 +53,18 @@ void PrintTokenization(const Experiment& e) {
               static_cast<long long>(positions), g > 1 ? "chunks" : "tokens",
               static_cast<double>(st.train->text_bytes) / std::max<int64_t>(1, positions), g > 1 ? "chunk" : "token");
   if (g == 1) return;
+  // The histogram of the first 10M positions at most: a multi-GB stream is not read in full
+  // to print one line.
+  const int64_t counted = std::min<int64_t>(positions, 10'000'000);
   std::vector<int64_t> hist(g + 1, 0);
-  for (int64_t p = 0; p < positions; ++p) {
+  for (int64_t p = 0; p < counted; ++p) {
     int64_t bytes = 0;
     for (int64_t k = 0; k < g; ++k) bytes += tok.TokenBytes(st.train->tokens[p * g + k]);
     ++hist[bytes];
   }
   std::printf("; chunks by real bytes:");
   for (int64_t b = 0; b <= g; ++b)
-    if (hist[b]) std::printf(" %lld:%.2f%%", static_cast<long long>(b), 100.0 * hist[b] / positions);
+    if (hist[b]) std::printf(" %lld:%.2f%%", static_cast<long long>(b), 100.0 * hist[b] / counted);
 }
 
 // The sequential design of a comparison whose spec asks for sequential seeds (validated by

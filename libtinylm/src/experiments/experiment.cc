@@ -6,6 +6,14 @@
 #include <cmath>
 #include <cstring>
 
+#include <google/protobuf/text_format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tinylm/experiments/stage_data.h"
+#include "tinylm/data/token_cache.h"
 #include "tinylm/experiments/sequential.h"
 #include "tinylm/model/checkpoint.h"
 #include "tinylm/plugins/plugin_manager.h"
@@ -54,17 +62,24 @@ std::unique_ptr<LanguageModel> Experiment::BuildModel() const {
   return tinylm::BuildModel(spec.model(), tokenizer->vocab_size(), tokenizer.get());
 }
 
+// The plugins a spec names, by content: a plugin rebuilt with other code makes other runs,
+// other tokenizers and other token streams.
+std::string PluginIdentity(const proto::ExperimentSpec& spec) {
+  std::string id;
+  for (const std::string& name : spec.plugins()) {
+    const auto info = PluginManager::Global().Find(name);
+    absl::StrAppend(&id, info ? absl::StrCat(info->name, " ", info->version, " ", Hex64(info->file_hash)) : name, "\n");
+  }
+  return id;
+}
+
 std::string Experiment::CacheKey(uint64_t seed) const {
   uint64_t h = Fnv64(run_text.data(), run_text.size());
   h = Fnv64(&seed, sizeof seed, h);
   h = Fnv64(CodeVersion(), std::strlen(CodeVersion()), h);
   h = Fnv64(&data_hash, sizeof data_hash, h);
-  // The plugins the spec names, by content: a plugin rebuilt with other code is another run.
-  for (const std::string& name : spec.plugins()) {
-    const auto info = PluginManager::Global().Find(name);
-    const std::string id = info ? absl::StrCat(info->name, " ", info->version, " ", Hex64(info->file_hash)) : name;
-    h = Fnv64(id.data(), id.size(), h);
-  }
+  const std::string plugins = PluginIdentity(spec);
+  h = Fnv64(plugins.data(), plugins.size(), h);
   return Hex64(h);
 }
 
@@ -81,11 +96,6 @@ std::string RunText(const proto::ExperimentSpec& s) {
       run.GetReflection()->ClearField(&run, f);
   return SpecToText(run);
 }
-
-// Raw documents of one stage, before tokenization.
-struct StageDocs {
-  std::vector<Document> train, val;
-};
 
 class Preparer {
  public:
@@ -122,12 +132,14 @@ class Preparer {
 
     // Stage settings and documents first: a trained tokenizer learns from them.
     if (s.stages_size() == 0) s.add_stages();
-    std::vector<StageDocs> docs;
+    cache_dir_ = TokenCacheDir(s.output_dir());
+    plugin_identity_ = PluginIdentity(s);
+    std::vector<std::unique_ptr<StageDocuments>> docs;
     for (int i = 0; i < s.stages_size(); ++i) {
       e.stages.push_back(StageSettings(s, i));
-      docs.push_back(LoadStageDocs(s, &e.stages.back(), &e));
+      docs.push_back(OpenStageDocuments(s, e.stages.back(), &e));
     }
-    e.tokenizer = MakeTokenizer(&s, docs[0].train);
+    e.tokenizer = MakeTokenizer(&s, docs[0].get());
     for (int i = 0; i < s.stages_size(); ++i) CheckStageAgainstTokenizer(s, i, *e.tokenizer, &e.stages[i]);
 
     std::unique_ptr<LanguageModel> model;
@@ -144,7 +156,7 @@ class Preparer {
 
     const TokenStream* pretrain = nullptr;
     for (int i = 0; i < s.stages_size(); ++i) {
-      Tokenize(&e.stages[i], docs[i], *e.tokenizer);
+      Tokenize(&e.stages[i], docs[i].get(), *e.tokenizer);
       if (!pretrain && !e.stages[i].chat_train) pretrain = e.stages[i].train.get();
       StagePlugins(s, i, &e.stages[i], *e.tokenizer, pretrain);
     }
@@ -234,7 +246,7 @@ class Preparer {
     Fail(path, err);
   }
 
-  std::shared_ptr<Tokenizer> MakeTokenizer(proto::ExperimentSpec* s, const std::vector<Document>& corpus) {
+  std::shared_ptr<Tokenizer> MakeTokenizer(proto::ExperimentSpec* s, StageDocuments* first_stage) {
     proto::TokenizerSpec* t = s->mutable_tokenizer();
     const FieldDescriptor* ext = nullptr;
     try {
@@ -249,11 +261,7 @@ class Preparer {
       if (!entry) Fail(path, NotRegistered(ext, "tokenizer"));
       const Message& cfg = t->GetReflection()->GetMessage(*t, ext);
       CheckConfig(entry->check, cfg, path);
-      try {
-        return PluginManager::Global().MakeTokenizer(*entry, cfg, {&corpus, 0});
-      } catch (const std::exception& err) {
-        Fail(path, err.what());
-      }
+      return PluginTokenizer(*entry, cfg, path, first_stage);
     }
     if (!t->has_bytes()) t->mutable_bytes()->set_end_of_text_byte(0);
     const auto& bt = t->bytes();
@@ -309,50 +317,80 @@ class Preparer {
     }
   }
 
-  StageDocs LoadStageDocs(const proto::ExperimentSpec& s, PreparedStage* st, Experiment* e) {
-    const auto& sp = st->spec;
-    const proto::DataSpec& d = sp.has_data() ? sp.data() : s.data();
-    if (d.train_size() == 0) Fail(st->data_path + ".train", "no training data sources");
-    const bool sft = sp.kind() == proto::StageSpec::SFT;
-    StageDocs docs;
-    if (d.validation_size() > 0) {
-      docs.train = Load(d.train(), st->data_path + ".train", sft, e);
-      docs.val = Load(d.validation(), st->data_path + ".validation", sft, e);
-    } else {
-      // Hold out the end of each source, so validation follows the training mix.
-      const float f = d.validation_fraction();
-      if (!(f > 0 && f < 1)) Fail(st->data_path + ".validation_fraction", "must be in (0, 1) when no validation source is given");
-      for (int j = 0; j < d.train_size(); ++j) {
-        google::protobuf::RepeatedPtrField<proto::DataSource> one;
-        *one.Add() = d.train(j);
-        std::vector<Document> part = Load(one, absl::StrCat(st->data_path, ".train[", j, "]"), sft, e, j);
-        const size_t n_val = std::max<size_t>(1, static_cast<size_t>(std::llround(part.size() * f)));
-        if (n_val >= part.size())
-          Fail(st->data_path + ".validation_fraction", absl::StrCat("leaves no training documents of train[", j, "]"));
-        docs.val.insert(docs.val.end(), part.end() - n_val, part.end());
-        docs.train.insert(docs.train.end(), part.begin(), part.end() - n_val);
-      }
+  std::unique_ptr<StageDocuments> OpenStageDocuments(const proto::ExperimentSpec& s, const PreparedStage& st, Experiment* e) {
+    const proto::DataSpec& d = st.spec.has_data() ? st.spec.data() : s.data();
+    try {
+      auto docs = std::make_unique<StageDocuments>(d, st.data_path, data_dir_, st.spec.kind() == proto::StageSpec::SFT);
+      for (uint64_t h : docs->file_hashes()) e->data_hash = Fnv64(&h, sizeof h, e->data_hash ? e->data_hash : 1469598103934665603ULL);
+      return docs;
+    } catch (const StageDataError& err) {
+      Fail(err.path, err.what());
     }
-    if (d.drop_validation_overlap()) st->dropped_overlap = DropOverlap(&docs.train, docs.val);
-    if (docs.train.empty()) Fail(st->data_path + ".train", "no training documents left after removing validation overlap");
-    st->train_documents = static_cast<int64_t>(docs.train.size());
-    st->val_documents = static_cast<int64_t>(docs.val.size());
-    return docs;
   }
 
-  void Tokenize(PreparedStage* st, const StageDocs& docs, const Tokenizer& tok) {
+  // A plugin tokenizer learns from a bounded sample of the first stage's training documents.
+  // What it learned is cached by its configuration and those documents' key: preparing the
+  // same data again (the other arm, a later ablation) loads it instead of training again.
+  std::shared_ptr<Tokenizer> PluginTokenizer(const PluginManager::TokenizerEntry& entry, const Message& cfg,
+                                             const std::string& path, StageDocuments* docs) {
+    std::string cfg_text;
+    google::protobuf::TextFormat::PrintToString(cfg, &cfg_text);
+    const uint64_t key = ContentHash(absl::StrCat("tokenizer v1 ", cfg.GetDescriptor()->full_name(), "\n", cfg_text, "\n",
+                                                  Hex64(docs->key()), " ", kTokenizerSampleBytes, "\n", plugin_identity_));
+    const std::filesystem::path cached = std::filesystem::path(cache_dir_) / (Hex64(key) + ".tokenizer");
+    try {
+      if (std::ifstream in(cached, std::ios::binary); in) {
+        std::ostringstream saved;
+        saved << in.rdbuf();
+        return LoadTokenizer(saved.str());
+      }
+    } catch (const std::exception&) {
+      // A damaged cached tokenizer is trained again (and replaced) below.
+    }
+    std::shared_ptr<Tokenizer> tok;
+    try {
+      const std::vector<Document> sample = TokenizerSample(docs, kTokenizerSampleBytes);
+      tok = PluginManager::Global().MakeTokenizer(entry, cfg, {&sample, 0});
+    } catch (const StageDataError& err) {
+      Fail(err.path, err.what());
+    } catch (const std::exception& err) {
+      Fail(path, err.what());
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(cache_dir_, ec);
+    const std::string tmp = cached.string() + ".tmp." + std::to_string(::getpid());
+    if (std::ofstream out(tmp, std::ios::binary); out && (out << tok->Save()) && out.flush())
+      std::filesystem::rename(tmp, cached, ec);  // a cache: failing to write it costs only time
+    std::filesystem::remove(tmp, ec);
+    return tok;
+  }
+
+  void Tokenize(PreparedStage* st, StageDocuments* docs, const Tokenizer& tok) {
     try {
       if (st->spec.kind() == proto::StageSpec::SFT) {
-        st->chat_train = std::make_shared<ChatExamples>(docs.train, tok, st->spec.seq_len());
-        st->chat_val = std::make_shared<ChatExamples>(docs.val, tok, st->spec.seq_len());
+        // Instruction data is small: its examples are built in memory.
+        std::vector<Document> train, val;
+        docs->ForEachValidation([&](Document&& d) { return val.push_back(std::move(d)), true; });
+        docs->ForEachTraining([&](Document&& d) { return train.push_back(std::move(d)), true; });
+        st->train_documents = static_cast<int64_t>(train.size());
+        st->val_documents = static_cast<int64_t>(val.size());
+        st->dropped_overlap = docs->dropped_overlap();
+        st->chat_train = std::make_shared<ChatExamples>(train, tok, st->spec.seq_len());
+        st->chat_val = std::make_shared<ChatExamples>(val, tok, st->spec.seq_len());
         if (st->chat_train->response_tokens() == 0 || st->chat_val->response_tokens() == 0)
           throw std::runtime_error("no response token fits in seq_len " + std::to_string(st->spec.seq_len()));
       } else {
-        st->train = std::make_shared<const TokenStream>(tinylm::Tokenize(docs.train, tok));
-        st->val = std::make_shared<const TokenStream>(tinylm::Tokenize(docs.val, tok));
+        CachedStreams c = StageStreams(docs, tok, plugin_identity_, cache_dir_, /*progress=*/true);
+        st->train_documents = c.train_documents;
+        st->val_documents = c.val_documents;
+        st->dropped_overlap = c.dropped_overlap;
+        st->train = std::make_shared<const TokenStream>(std::move(c.train));
+        st->val = std::make_shared<const TokenStream>(std::move(c.val));
         WindowSampler(st->train.get(), st->spec.seq_len());
         WindowSampler(st->val.get(), st->spec.seq_len());
       }
+    } catch (const StageDataError& err) {
+      Fail(err.path, err.what());
     } catch (const std::runtime_error& err) {
       Fail(st->data_path, err.what());
     }
@@ -385,35 +423,10 @@ class Preparer {
     }
   }
 
-  // Loads `sources`; errors name `path`[j] (or `path` itself when `single` >= 0: one source
-  // already indexed in the path).
-  std::vector<Document> Load(const google::protobuf::RepeatedPtrField<proto::DataSource>& sources,
-                             const std::string& path, bool sft, Experiment* e, int single = -1) {
-    std::vector<Document> all;
-    for (int j = 0; j < sources.size(); ++j) {
-      const std::string sp = single >= 0 ? path : absl::StrCat(path, "[", j, "]");
-      const proto::DataSource& src = sources.Get(j);
-      if (!src.has_path() || src.path().empty()) Fail(sp + ".path", "missing file path");
-      if (sft && src.format() != proto::DataSource::PROMPT_RESPONSE)
-        Fail(sp + ".format", "an sft stage needs PROMPT_RESPONSE records");
-      std::vector<Document> docs;
-      try {
-        const std::string file = data_dir_ + "/" + src.path();
-        const std::string bytes = ReadFileBytes(file);
-        docs = ParseDocuments(src, bytes, file);
-        e->data_hash = Fnv64(bytes.data(), bytes.size(), e->data_hash ? e->data_hash : 1469598103934665603ULL);
-      } catch (const std::runtime_error& err) {
-        Fail(sp + ".path", err.what());
-      }
-      if (docs.empty()) Fail(sp + ".path", "no documents in '" + src.path() + "' (empty corpus)");
-      all.insert(all.end(), std::make_move_iterator(docs.begin()), std::make_move_iterator(docs.end()));
-    }
-    return all;
-  }
-
   const ResolvedSpec& rs_;
   bool baseline_;
-  std::string data_dir_;
+  std::string data_dir_, cache_dir_;
+  std::string plugin_identity_;  // of the spec's plugins: their tokenizers' cached output is theirs
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include "tinylm/evaluation/embedding_spread.h"
 #include "tinylm/model/checkpoint.h"
+#include "tinylm/training/interrupt.h"
 #include "tinylm/model/generate.h"
 #include "tinylm/training/divergence.h"
 
@@ -87,10 +88,11 @@ EvalResult EvaluateStream(Context& ctx, LanguageModel& model, const Tokenizer& t
   Batch b{Tensor::Empty({batch, seq}, DType::kS32), Tensor::Empty({batch, seq}, DType::kS32), Tensor::Empty({batch, seq})};
   // Same [batch, seq] shape as training (same cached primitives); rows past the end are
   // copies with weight 0.
+  std::vector<int32_t> p(seq + g);
   for (int64_t w0 = 0; w0 < windows; w0 += batch) {
     for (int64_t r = 0; r < batch; ++r) {
       const int64_t w = std::min(w0 + r, windows - 1);
-      const int32_t* p = s.tokens.data() + w * seq;
+      s.tokens.Read(w * seq, seq + g, p.data());
       for (int64_t t = 0; t < seq; ++t) {
         b.inputs.s32()[r * seq + t] = p[t];
         b.targets.s32()[r * seq + t] = p[t + g];
@@ -120,7 +122,10 @@ EvalResult EvaluateChat(Context& ctx, LanguageModel& model, const Tokenizer& tok
 
 namespace {
 
-std::string Json(double v) { return std::isfinite(v) ? absl::StrFormat("%.6g", v) : "null"; }
+// Metrics are written with 17 significant digits: a double read back from metrics.jsonl (a
+// resumed run reloads its curves from it) is the double that was written, so a resumed run's
+// curves equal an uninterrupted run's exactly.
+std::string Json(double v) { return std::isfinite(v) ? absl::StrFormat("%.17g", v) : "null"; }
 
 // Keeps metrics.jsonl lines up to and including global step `upto` (after a resume).
 void TruncateMetrics(const std::string& path, int64_t upto) {
@@ -178,6 +183,9 @@ class Run {
     for (int s = start_stage; s < static_cast<int>(e_.stages.size()); ++s) {
       switch (TrainStage(s, s == start_stage ? start_step : 0)) {
         case StageEnd::kStopped: return proto::RunSummary();
+        case StageEnd::kInterrupted:
+          throw RunInterrupted(absl::StrCat(o_.label.empty() ? "run" : o_.label, " interrupted at step ", global_step_,
+                                            "; checkpoint ", o_.dir, "/checkpoint.bin"));
         case StageEnd::kDiverged: return FinishDiverged();
         case StageEnd::kDone: break;
       }
@@ -228,7 +236,7 @@ class Run {
     const EvalResult r = Evaluate(st);
     if (!std::isfinite(r.loss) || r.loss > ExplodedLossThreshold(model_->vocab_size())) {
       MarkDiverged(st, global_step_, absl::StrFormat("validation loss %s nats per token (a uniform guess: %.2f)",
-                                                     Json(r.loss), std::log(static_cast<double>(model_->vocab_size()))), {});
+                                                     std::isfinite(r.loss) ? absl::StrFormat("%.4g", r.loss) : "null", std::log(static_cast<double>(model_->vocab_size()))), {});
       return false;
     }
     metrics_ << absl::StrCat("{\"stage\":\"", st.spec.name(), "\",\"step\":", global_step_, ",\"tokens\":", tokens_,
@@ -272,7 +280,7 @@ class Run {
     }
   }
 
-  enum class StageEnd { kDone, kStopped, kDiverged };
+  enum class StageEnd { kDone, kStopped, kInterrupted, kDiverged };
 
   // A step that is not finite, or whose loss exploded: skipped (SKIP_STEP, up to
   // max_skipped_steps in a row) or the end of the run. Returns true when training goes on.
@@ -318,6 +326,12 @@ class Run {
     auto last_print = stage_start;
     for (int64_t step = first_step; step < st.steps; ++step) {
       if (o_.stop_after_steps >= 0 && global_step_ >= o_.stop_after_steps) return StageEnd::kStopped;
+      if (InterruptSignal() != 0) {
+        // Asked to stop: a checkpoint at this step boundary, from which --resume continues
+        // exactly as if nothing had happened.
+        Checkpoint(s, step, step > 0 ? opt.steps() : 0);
+        return StageEnd::kInterrupted;
+      }
       ctx_.set_step(global_step_);
       DrawTrainingBatch(st, static_cast<int>(s), o_.seed, step, &batch, &ones_weights_);
       const auto t0 = std::chrono::steady_clock::now();

@@ -2,12 +2,17 @@
 // batches. Everything a batch contains is a pure function of (seed, stage, step), so a resumed
 // run sees exactly the data order of an uninterrupted one.
 #pragma once
+#include <absl/container/flat_hash_set.h>
+
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tinylm.pb.h"
 #include "tinylm/model/model.h"
 #include "tinylm/tensors/rng.h"
+#include "tinylm/data/token_array.h"
 #include "tinylm/data/tokenizer.h"
 
 namespace tinylm {
@@ -24,25 +29,50 @@ struct Document {
   std::string prompt, text;
 };
 
-// Reads one source. Throws std::runtime_error "<file>[:line]: reason" for a missing file, a
-// malformed JSON line or a missing member. May return zero documents (the caller decides).
-std::vector<Document> LoadDocuments(const proto::DataSource& src, const std::string& data_dir);
-// The same from bytes already read from `path` (callers that also hash the file read it once).
-std::vector<Document> ParseDocuments(const proto::DataSource& src, const std::string& bytes, const std::string& path);
+// Receives documents one at a time; returns false to stop early.
+using DocumentFn = std::function<bool(Document&&)>;
 
-// Drops documents sharing a line (>= 60 chars, trimmed) with any of `held_out`.
-// Returns how many were dropped.
+// Streams the documents of one source parsed from `bytes` (the file at `path`, usually
+// mapped) in file order, up to src.max_documents, holding one document at a time. Throws
+// std::runtime_error "<file>[:line]: reason" for malformed JSON or a missing member; may emit
+// some documents before finding an error further on. `consumed` (optional) is told, every
+// 64 MB or so, that bytes [0, n) will not be read again (to release them from memory).
+using ConsumedFn = std::function<void(size_t n)>;
+void ForEachDocument(const proto::DataSource& src, std::string_view bytes, const std::string& path, const DocumentFn& fn,
+                     const ConsumedFn& consumed = {});
+// All of them (small sources, tests). May return zero documents (the caller decides).
+std::vector<Document> ParseDocuments(const proto::DataSource& src, std::string_view bytes, const std::string& path);
+// The same, reading the file data_dir/src.path().
+std::vector<Document> LoadDocuments(const proto::DataSource& src, const std::string& data_dir);
+
+// Training documents sharing a long line (>= 60 chars, trimmed) with held-out text are dropped
+// (drop_validation_overlap). Keeps 64-bit hashes of the held-out lines only.
+class OverlapFilter {
+ public:
+  void HoldOut(const Document& d);
+  bool Overlaps(const Document& d) const;
+
+ private:
+  static void ForEachLongLine(const std::string& text, const std::function<void(uint64_t)>& fn);
+  absl::flat_hash_set<uint64_t> held_out_;
+};
+// Drops documents sharing a long line with any of `held_out`. Returns how many were dropped.
 int64_t DropOverlap(std::vector<Document>* docs, const std::vector<Document>& held_out);
 
 // Documents joined into one token stream, separated by the end-of-text token (when the
 // tokenizer has one), with the UTF-8 byte count of the text. A grouped tokenizer's stream is
-// whole groups (Tokenizer::group_size), and windows over it start at group boundaries.
+// whole groups (Tokenizer::group_size), and windows over it start at group boundaries. The
+// ids live in memory or in a mapped token cache (data/token_cache.h).
 struct TokenStream {
-  std::vector<int32_t> tokens;
+  TokenArray tokens;
   int64_t text_bytes = 0;
   int64_t group = 1;  // ids per model position; targets are `group` ids ahead
 };
 TokenStream Tokenize(const std::vector<Document>& docs, const Tokenizer& tok);
+// One document's ids as they enter a stream: its text (a prompt and response joined by a
+// newline) encoded, then the end-of-text group `eot` (SpecialGroup(tok, "<|endoftext|>")).
+// Returns the text's byte count.
+int64_t EncodeDocument(const Document& d, const Tokenizer& tok, const std::vector<int32_t>& eot, std::vector<int32_t>* ids);
 
 // Random windows of seq+group tokens from a stream (inputs = first seq, targets = the seq after
 // the first group); with group 1, inputs and targets are the same window shifted by one token.

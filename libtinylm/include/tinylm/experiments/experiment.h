@@ -72,6 +72,10 @@ Experiment WithThreads(const Experiment& e, int threads);
 // The code version baked in at build time (git describe, or the project version).
 const char* CodeVersion();
 
+// The plugins a spec names, by content (name, version, file hash): a plugin rebuilt with other
+// code makes other runs (Experiment::CacheKey), tokenizers and token streams (the token cache).
+std::string PluginIdentity(const proto::ExperimentSpec& spec);
+
 // Validates and prepares the variant (or, with baseline = true, the baseline) of `rs`.
 // Throws SpecError "file:line:col: field.path: reason" on any problem.
 Experiment PrepareExperiment(const ResolvedSpec& rs, bool baseline, const std::string& data_dir);

@@ -33,7 +33,8 @@
 // Bumped whenever anything a plugin compiles against changes layout or meaning (this header,
 // Layer, Tokenizer, Tensor, ParamStore, Context). Host and plugin must agree exactly.
 #ifndef TINYLM_PLUGIN_ABI  // (overridable only to test the ABI check)
-#define TINYLM_PLUGIN_ABI 7
+// 8: TokenStream ids in a TokenArray (1, 2 or 4 bytes wide, maybe mapped).
+#define TINYLM_PLUGIN_ABI 8
 #endif
 
 namespace tinylm {
