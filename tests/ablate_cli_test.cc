@@ -151,6 +151,10 @@ TEST_F(AblateCli, DryRunTrainsNothing) {
   const std::string line = r.out.substr(row, r.out.find('\n', row) - row);
   EXPECT_NE(line.find(" k -> "), std::string::npos) << line;  // baseline -> variant FLOPs/token
   EXPECT_NE(line.find("x | "), std::string::npos) << line;    // their ratio
+  // The memory the runs need, part by part, against the machine's.
+  EXPECT_NE(r.out.find("Memory (estimated, the larger arm):"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("parameters, gradients, Adam moments"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("GiB available"), std::string::npos) << r.out;
   // Nothing trained or reported; the data was tokenized (into the token cache, for the real run).
   EXPECT_FALSE(fs::exists(dir_.path() + "/out/runs"));
   EXPECT_FALSE(fs::exists(dir_.path() + "/out/qk_off"));
@@ -338,6 +342,16 @@ TEST_F(AblateCli, SuiteRunsEveryAblationOfABaseAgainstOneBaselineAndRanksThem) {
   const Result bad = Ablate("--suite " + dir_.path() + "/specs/base.pbtxt --metric 'val bpb'");
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.out.find("--metric: no table row is named 'val bpb'"), std::string::npos) << bad.out;
+}
+
+// A spec whose runs cannot fit the machine is refused with the estimate, before the model's
+// arenas are allocated (here 19 G parameters: 307 GB).
+TEST_F(AblateCli, ASpecNeedingMoreMemoryThanTheMachineIsRefusedWithTheEstimate) {
+  const Result r = Ablate(spec_ + " --set model.block.layer[1].residual.mixer.swiglu.hidden=400000000 --seeds 1");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("the runs need an estimated 286"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("GiB of memory and this machine has"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir_.path() + "/out/runs"));
 }
 
 TEST_F(AblateCli, BadSpecFailsBeforeWritingAnything) {

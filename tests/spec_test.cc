@@ -84,7 +84,9 @@ TEST_F(SpecErrors, BaseCycle) {
   dir_.Write("a.pbtxt", "base: \"b.pbtxt\"\n");
   dir_.Write("b.pbtxt", "# b\nbase: \"a.pbtxt\"\n");
   const std::string e = Error("base: \"a.pbtxt\"\n");
-  EXPECT_EQ(e, P("b.pbtxt") + ":2:1: base: base cycle: " + P("a.pbtxt") + " -> " + P("b.pbtxt") + " -> " + P("a.pbtxt"));
+  EXPECT_EQ(e, P("b.pbtxt") + ":2:1: base: base cycle: " + P("a.pbtxt") + " -> " + P("b.pbtxt") + " -> " + P("a.pbtxt") +
+                   " (in base " + P("b.pbtxt") + " of " + P("a.pbtxt") + ":1:1, in base " + P("a.pbtxt") + " of " +
+                   P("spec.pbtxt") + ":1:1)");
 }
 
 TEST_F(SpecErrors, MissingDataFile) {
@@ -154,7 +156,22 @@ TEST_F(SpecErrors, BadModelSettingPointsAtTheField) {
 TEST_F(SpecErrors, ErrorsInTheBaseNameTheBaseFile) {
   dir_.Write("base.pbtxt", Spec("tokens: 4096", "tokens: 0"));
   const std::string e = Error("base: \"base.pbtxt\"\nmodel { d_model: 32 }\n");
-  EXPECT_EQ(e, P("base.pbtxt") + ":17:10: stages[0].tokens: token budget must be positive, got 0");
+  EXPECT_EQ(e, P("base.pbtxt") + ":17:10: stages[0].tokens: token budget must be positive, got 0 (in base " +
+                   P("base.pbtxt") + " of " + P("spec.pbtxt") + ":1:1)");
+}
+
+// An error deep in a chain of bases names the whole chain, not only the file it is in: the
+// same base may be reached from many ablations.
+TEST_F(SpecErrors, ErrorsInABaseChainNameTheChain) {
+  dir_.Write("mid.pbtxt", "# the middle\nbase: \"deep.pbtxt\"\n");
+  dir_.Write("deep.pbtxt", "name: \"deep\"\nmodel { d_modle: 16 }\n");
+  EXPECT_EQ(Error("\nbase: \"mid.pbtxt\"\n"),
+            P("deep.pbtxt") + ":2:9: Message type \"tinylm.proto.ModelSpec\" has no field named \"d_modle\". (in base " + P("deep.pbtxt") + " of " +
+                P("mid.pbtxt") + ":2:1, in base " + P("mid.pbtxt") + " of " + P("spec.pbtxt") + ":2:1)");
+  dir_.Write("deep.pbtxt", "base: \"gone.pbtxt\"\n");
+  EXPECT_EQ(Error("base: \"mid.pbtxt\"\n"), P("deep.pbtxt") + ":1:1: base: base file '" + P("gone.pbtxt") +
+                                                  "' cannot be opened (in base " + P("deep.pbtxt") + " of " + P("mid.pbtxt") +
+                                                  ":2:1, in base " + P("mid.pbtxt") + " of " + P("spec.pbtxt") + ":1:1)");
 }
 
 TEST_F(SpecErrors, OverridesAreTypeChecked) {

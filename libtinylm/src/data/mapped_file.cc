@@ -53,6 +53,18 @@ void MappedFile::AdviseRandom() const {
   if (size_ > 0) ::madvise(data_, size_, MADV_RANDOM);
 }
 
+uint64_t MappedFile::Hash() const {
+  constexpr size_t kChunk = size_t{64} << 20;
+  std::string chunk_hashes;
+  for (size_t at = 0; at < size_ || at == 0; at += kChunk) {
+    const uint64_t h = ContentHash(bytes().substr(at, kChunk));
+    chunk_hashes.append(reinterpret_cast<const char*>(&h), sizeof h);
+    Release(at + kChunk);
+    if (size_ == 0) break;
+  }
+  return ContentHash(chunk_hashes);
+}
+
 namespace {
 constexpr uint64_t kP1 = 0x9E3779B185EBCA87ULL, kP2 = 0xC2B2AE3D27D4EB4FULL, kP3 = 0x165667B19E3779F9ULL,
                    kP4 = 0x85EBCA77C2B2AE63ULL, kP5 = 0x27D4EB2F165667C5ULL;

@@ -25,6 +25,7 @@ TokenArray TokenArray::View(std::shared_ptr<const void> owner, const void* data,
   a.size_ = size;
   a.width_ = width;
   a.bound_ = bound;
+  a.mapped_ = true;
   a.source_ = std::move(source);
   return a;
 }

@@ -13,6 +13,7 @@
 #include "tinylm/data/data.h"
 #include "tinylm/experiments/compute.h"
 #include "tinylm/experiments/lr_sweep.h"
+#include "tinylm/experiments/memory_estimate.h"
 #include "tinylm/experiments/run_pool.h"
 #include "tinylm/experiments/sequential.h"
 #include "tinylm/experiments/speed.h"
@@ -65,6 +66,28 @@ void PrintTokenization(const Experiment& e) {
   std::printf("; chunks by real bytes:");
   for (int64_t b = 0; b <= g; ++b)
     if (hist[b]) std::printf(" %lld:%.2f%%", static_cast<long long>(b), 100.0 * hist[b] / counted);
+}
+
+// Prints the memory the runs need (the larger arm's, `jobs` runs at once) and refuses a
+// comparison that would not fit the machine, before anything is trained.
+void RefuseBeyondMachine(const ResolvedSpec& rs, int64_t need) {
+  const int64_t machine = MachineMemoryBytes();
+  if (machine > 0 && need > machine)
+    throw SpecError(absl::StrFormat("%s: the runs need an estimated %.2f GiB of memory and this machine has %.2f GiB "
+                                    "(fewer jobs, a smaller model or batch)",
+                                    rs.chain()[0].path, need / 1073741824.0, machine / 1073741824.0));
+}
+
+void CheckMemory(const ResolvedSpec& rs, const Experiment& variant, const Experiment* baseline, int jobs) {
+  MemoryEstimate m = EstimateMemory(variant, jobs);
+  if (baseline) {
+    const MemoryEstimate b = EstimateMemory(*baseline, jobs);
+    if (b.total() > m.total()) m = b;
+  }
+  const int64_t machine = MachineMemoryBytes();
+  std::printf("\nMemory (estimated, the larger arm):\n%s\n  this machine                         %.2f GiB, %.2f GiB available\n",
+              m.Describe().c_str(), machine / 1073741824.0, AvailableMemoryBytes() / 1073741824.0);
+  RefuseBeyondMachine(rs, m.total());
 }
 
 // The sequential design of a comparison whose spec asks for sequential seeds (validated by
@@ -129,6 +152,9 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
   Experiment variant = PrepareExperiment(rs, false, dir);
   std::unique_ptr<Experiment> baseline;
   if (rs.has_baseline()) baseline = std::make_unique<Experiment>(PrepareExperiment(rs, true, dir));
+  // Before anything allocates a model (counting FLOPs runs it): the arenas alone must fit.
+  for (const Experiment* e : {&variant, baseline.get()})
+    if (e) RefuseBeyondMachine(rs, 16 * e->params * std::max(1, e->spec.jobs()));
   std::vector<StageCompute> variant_compute = ComputeOf(variant), baseline_compute;
   if (baseline) baseline_compute = ComputeOf(*baseline);
   if (variant.spec.equal_flops()) {
@@ -185,6 +211,7 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
     for (double lr : cmp.lr_sweep->grid) std::printf(" %.3g", lr);
   }
   std::printf("\n");
+  CheckMemory(rs, variant, baseline.get(), jobs);
   if (o.dry_run) {
     std::printf("\ndry run: spec is valid; nothing trained.\n");
     return cmp;

@@ -485,13 +485,16 @@ ResolvedSpec LoadSpec(const std::string& path, const std::vector<Override>& over
   std::vector<std::string> seen;
   std::string current = path;
   std::string referrer;  // "file:line:col: base" of the reference that led here
+  std::string referrer_at;  // "file:line:col" of it
+  // The chain above the file that names the next one (errors about that next file).
+  auto above = [&] { return rs.chain_.empty() ? std::string() : rs.ChainContext(rs.chain_.size() - 1); };
   while (true) {
     const std::string canonical = fs::weakly_canonical(current).string();
     for (size_t i = 0; i < seen.size(); ++i)
       if (seen[i] == canonical) {
         std::string cycle;
         for (size_t k = i; k < rs.chain_.size(); ++k) absl::StrAppend(&cycle, rs.chain_[k].path, " -> ");
-        throw SpecError(referrer + ": base cycle: " + cycle + current);
+        throw SpecError(referrer + ": base cycle: " + cycle + current + above());
       }
     seen.push_back(canonical);
     std::string text;
@@ -499,12 +502,25 @@ ResolvedSpec LoadSpec(const std::string& path, const std::vector<Override>& over
       text = ReadText(current);
     } catch (const std::exception&) {
       throw SpecError(referrer.empty() ? current + ": cannot open spec file"
-                                       : referrer + ": base file '" + current + "' cannot be opened");
+                                       : referrer + ": base file '" + current + "' cannot be opened" + above());
     }
-    rs.chain_.push_back(ParseSpecText(text, current));
+    SpecFile parsed;
+    try {
+      parsed = ParseSpecText(text, current);
+    } catch (const SpecError& e) {
+      if (rs.chain_.empty()) throw;
+      SpecFile named;  // the chain as far as it goes, to name how this file was reached
+      named.path = current;
+      named.referrer = referrer_at;
+      rs.chain_.push_back(named);
+      throw SpecError(e.what() + rs.ChainContext(rs.chain_.size() - 1));
+    }
+    parsed.referrer = referrer_at;
+    rs.chain_.push_back(std::move(parsed));
     const SpecFile& f = rs.chain_.back();
     if (!f.message.has_base()) break;
-    referrer = LocateIn(f, {{"base", -1}}, false) + ": base";
+    referrer_at = LocateIn(f, {{"base", -1}}, false);
+    referrer = referrer_at + ": base";
     current = (fs::path(current).parent_path() / f.message.base()).lexically_normal().string();
   }
   auto merge_from = [&](size_t first) {
@@ -525,6 +541,13 @@ ResolvedSpec LoadSpec(const std::string& path, const std::vector<Override>& over
   rs.has_baseline_ = rs.chain_.size() > 1;
   if (rs.has_baseline_) rs.baseline_ = merge_from(1);
   return rs;
+}
+
+std::string ResolvedSpec::ChainContext(size_t i) const {
+  std::string s;
+  for (size_t k = i; k >= 1 && k < chain_.size(); --k)
+    absl::StrAppend(&s, k == i ? " (" : ", ", "in base ", chain_[k].path, " of ", chain_[k].referrer);
+  return s.empty() ? s : s + ")";
 }
 
 std::string ResolvedSpec::Locate(const FieldPath& path, bool in_baseline) const {
@@ -554,7 +577,12 @@ SpecError ResolvedSpec::ErrorAt(const std::string& path, const std::string& reas
     p = ParseFieldPath(path);
   } catch (...) {
   }
-  return SpecError(Locate(p, in_baseline) + ": " + path + ": " + reason);
+  const std::string at = Locate(p, in_baseline);
+  // Located in a base file: say how that file was reached.
+  std::string context;
+  for (size_t i = 1; i < chain_.size(); ++i)
+    if (at.rfind(chain_[i].path + ":", 0) == 0) context = ChainContext(i);
+  return SpecError(at + ": " + path + ": " + reason + context);
 }
 
 bool IsComparisonField(const std::string& f) {

@@ -41,7 +41,7 @@ StageDocuments::StageDocuments(const proto::DataSpec& data, const std::string& d
       }
       if (s.map->bytes().empty()) throw StageDataError(s.spec_path + ".path", s.file + ": file is empty");
       s.map->AdviseSequential();
-      s.hash = ContentHash(s.map->bytes());
+      s.hash = s.map->Hash();
       keyed_list->Mutable(j)->set_path(Hex64(s.hash));
       out->push_back(std::move(s));
     }

@@ -30,6 +30,9 @@ class MappedFile {
   void Release(size_t n) const;
   // All of it.
   void Release() const { Release(size_); }
+  // The file's content hash: ContentHash of the concatenated ContentHashes of its 64 MiB chunks,
+  // each chunk released once hashed, so hashing a multi-GB file keeps one chunk resident.
+  uint64_t Hash() const;
 
  private:
   MappedFile(std::string path, void* data, size_t size) : path_(std::move(path)), data_(data), size_(size) {}

@@ -27,6 +27,7 @@ class TokenArray {
   int64_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   int width() const { return width_; }
+  bool mapped() const { return mapped_; }  // a view of a token cache (not memory of its own)
   int32_t operator[](int64_t i) const {
     switch (width_) {
       case 1: return static_cast<const uint8_t*>(data_)[i];
@@ -46,6 +47,7 @@ class TokenArray {
   int64_t size_ = 0;
   int width_ = 4;
   int64_t bound_ = 0;  // 0: unchecked (arrays built in memory)
+  bool mapped_ = false;
   std::string source_;
 };
 

@@ -29,6 +29,7 @@ std::string FieldPathString(const FieldPath& p);
 
 struct SpecFile {
   std::string path;  // as opened
+  std::string referrer;  // "file:line:col" of the `base:` naming this file ("" for the spec itself)
   proto::ExperimentSpec message;
   std::shared_ptr<google::protobuf::TextFormat::ParseInfoTree> info;
 };
@@ -50,6 +51,8 @@ class ResolvedSpec {
   // "file:line:col" of the most derived place that set `path` (or its nearest set parent), or
   // "--set path=value" when an override set it. `in_baseline` skips the variant's own file.
   std::string Locate(const FieldPath& path, bool in_baseline = false) const;
+  // " (in base B of A:1:7, in base A of spec:1:7)": how chain file `i` was reached ("" for 0).
+  std::string ChainContext(size_t i) const;
   // Formats an error at `path`: "<location>: <path>: <reason>".
   SpecError ErrorAt(const std::string& path, const std::string& reason, bool in_baseline = false) const;
 
