@@ -55,6 +55,8 @@ TEST(StreamingJson, StringsWithEveryEscapeAndOtherMembersSkipped) {
   EXPECT_EQ(Texts(R"({"meta": {"n": [1, -2.5e3, true, null, {"x": "]"}]}, "texts": ["a\"b\\c\/d", "\u00e9\ud83d\ude00 \t!"], "z": false})", array),
             (std::vector<std::string>{"a\"b\\c/d", "\xc3\xa9\xf0\x9f\x98\x80 \t!"}));
   EXPECT_EQ(Texts("[\"one\",\n \"two\"]  \n", array), (std::vector<std::string>{"one", "two"}));
+  // Raw control characters inside strings are accepted, as the general parser before did.
+  EXPECT_EQ(Texts(std::string("[\"a\tb\", \"c\0d\"]", 14), array), (std::vector<std::string>{"a\tb", std::string("c\0d", 3)}));
   const auto lines = Source(proto::DataSource::JSONL);
   EXPECT_EQ(Texts("{\"id\": 3, \"text\": \" hi \", \"tags\": [\"a\"]}\n\n{\"text\": \"there\"}", lines),
             (std::vector<std::string>{"hi", "there"}));

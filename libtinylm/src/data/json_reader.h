@@ -1,7 +1,8 @@
 // A streaming reader for the JSON our data formats use: a top-level array of strings (or an
 // object with such an array as one member), and one object per line (JSONL). It never builds
 // a tree, so a multi-GB JSON array is read document by document in bounded memory, and it is
-// several times faster than a general parser on JSONL corpora. Standard JSON (RFC 8259):
+// several times faster than a general parser on JSONL corpora. Standard JSON (RFC 8259, but raw
+// control characters are accepted in strings, as the general parser before it did):
 // strings with every escape including surrogate pairs; any other value is validated and
 // skipped, nested up to kMaxDepth.
 #pragma once
