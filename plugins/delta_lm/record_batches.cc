@@ -23,14 +23,11 @@ class RecordBatches : public DataMixer {
     const int64_t rows = b->inputs.dim(0), t = b->inputs.dim(1);
     if (t + 1 != length_) throw std::invalid_argument("record length must be seq_len + 1");
     b->weights = Tensor();  // plain loss on every target
-    std::vector<int32_t> p(length_);
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t g = static_cast<int64_t>(step) * rows + r;
-      stream_->tokens.Read((*Order(seed, g / records_))[g % records_] * length_, length_, p.data());
-      for (int64_t i = 0; i < t; ++i) {
-        b->inputs.s32()[r * t + i] = p[i];
-        b->targets.s32()[r * t + i] = p[i + 1];
-      }
+      const int64_t at = (*Order(seed, g / records_))[g % records_] * length_;
+      stream_->tokens.Read(at, t, b->inputs.s32() + r * t);
+      stream_->tokens.Read(at + 1, t, b->targets.s32() + r * t);
     }
   }
 

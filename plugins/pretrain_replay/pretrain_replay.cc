@@ -2,7 +2,6 @@
 // first pretraining stage's token stream, with weight 1 everywhere. Window positions are a pure
 // function of (seed, step, row), so resumed runs stay bit-exact.
 #include <cmath>
-#include <vector>
 
 #include "pretrain_replay.pb.h"
 #include "tinylm/plugins/plugin.h"
@@ -23,14 +22,11 @@ class PretrainReplay : public DataMixer {
       b->weights = Tensor::Empty(b->targets.shape());
       b->weights.Fill(1.0f);
     }
-    std::vector<int32_t> p(t + 1);
     for (int64_t r = rows - replay; r < rows; ++r) {
-      stream_->tokens.Read(CounterBits(seed, 0x7265706c6179ULL, step * rows + r) % span, t + 1, p.data());
-      for (int64_t i = 0; i < t; ++i) {
-        b->inputs.s32()[r * t + i] = p[i];
-        b->targets.s32()[r * t + i] = p[i + 1];
-        b->weights.f32()[r * t + i] = 1.0f;
-      }
+      const int64_t at = static_cast<int64_t>(CounterBits(seed, 0x7265706c6179ULL, step * rows + r) % span);
+      stream_->tokens.Read(at, t, b->inputs.s32() + r * t);
+      stream_->tokens.Read(at + 1, t, b->targets.s32() + r * t);
+      for (int64_t i = 0; i < t; ++i) b->weights.f32()[r * t + i] = 1.0f;
     }
   }
 

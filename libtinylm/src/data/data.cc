@@ -66,13 +66,10 @@ void WindowSampler::Sample(uint64_t seed, uint64_t stream_id, uint64_t step, Bat
   const int64_t g = stream_->group;
   // Window starts at group boundaries 0, g, ..., size - seq - g (group 1: 0 .. size - seq - 1).
   const uint64_t span = (stream_->tokens.size() - seq_) / g;
-  std::vector<int32_t> window(seq_ + g);
   for (int64_t r = 0; r < batch_; ++r) {
-    stream_->tokens.Read(CounterBits(seed, stream_id, step * batch_ + r) % span * g, seq_ + g, window.data());
-    for (int64_t t = 0; t < seq_; ++t) {
-      out->inputs.s32()[r * seq_ + t] = window[t];
-      out->targets.s32()[r * seq_ + t] = window[t + g];
-    }
+    const int64_t at = static_cast<int64_t>(CounterBits(seed, stream_id, step * batch_ + r) % span * g);
+    stream_->tokens.Read(at, seq_, out->inputs.s32() + r * seq_);
+    stream_->tokens.Read(at + g, seq_, out->targets.s32() + r * seq_);
   }
   out->weights = Tensor();
 }

@@ -135,40 +135,33 @@ void Reader::SkipValue(int depth) {
   }
 }
 
-void Reader::Object(const std::function<void(const std::string& key)>& member) {
-  Expect('{');
-  if (Peek() == '}') {
+void Reader::Sequence(char open, char close, const std::function<void(int64_t index)>& item) {
+  Expect(open);
+  if (Peek() == close) {
     ++pos_;
     return;
   }
+  const std::string expected = std::string("expected ',' or '") + close + "'";
+  for (int64_t i = 0;; ++i) {
+    item(i);
+    const char c = Peek();
+    if (c == 0) Fail("unexpected end, " + expected);
+    if (c == close) return void(++pos_);
+    if (c != ',') Fail(expected);
+    ++pos_;
+  }
+}
+
+void Reader::Object(const std::function<void(const std::string& key)>& member) {
   std::string key;
-  for (;;) {
+  Sequence('{', '}', [&](int64_t) {
     if (Peek() != '"') Fail("expected a member name");
     String(&key);
     Expect(':');
     member(key);
-    const char c = Peek();
-    if (c == 0) Fail("unexpected end, expected ',' or '}'");
-    ++pos_;
-    if (c == '}') return;
-    if (c != ',') --pos_, Fail("expected ',' or '}'");
-  }
+  });
 }
 
-void Reader::Array(const std::function<void(int64_t index)>& element) {
-  Expect('[');
-  if (Peek() == ']') {
-    ++pos_;
-    return;
-  }
-  for (int64_t i = 0;; ++i) {
-    element(i);
-    const char c = Peek();
-    if (c == 0) Fail("unexpected end, expected ',' or ']'");
-    ++pos_;
-    if (c == ']') return;
-    if (c != ',') --pos_, Fail("expected ',' or ']'");
-  }
-}
+void Reader::Array(const std::function<void(int64_t index)>& element) { Sequence('[', ']', element); }
 
 }  // namespace tinylm::json

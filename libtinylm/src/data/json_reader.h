@@ -44,6 +44,8 @@ class Reader {
   [[noreturn]] void Fail(const std::string& what) const { throw Error(what, pos_); }
 
  private:
+  // open item (',' item)* close, or open close.
+  void Sequence(char open, char close, const std::function<void(int64_t index)>& item);
   void Literal(std::string_view word);
   void Number();
   uint32_t Hex4();

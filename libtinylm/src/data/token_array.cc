@@ -64,11 +64,4 @@ std::vector<int32_t> TokenArray::ToVector() const {
   return v;
 }
 
-bool TokenArray::operator==(const std::vector<int32_t>& ids) const {
-  if (static_cast<int64_t>(ids.size()) != size_) return false;
-  for (int64_t i = 0; i < size_; ++i)
-    if ((*this)[i] != ids[i]) return false;
-  return true;
-}
-
 }  // namespace tinylm

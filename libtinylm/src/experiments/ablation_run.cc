@@ -154,7 +154,7 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
   if (rs.has_baseline()) baseline = std::make_unique<Experiment>(PrepareExperiment(rs, true, dir));
   // Before anything allocates a model (counting FLOPs runs it): the arenas alone must fit.
   for (const Experiment* e : {&variant, baseline.get()})
-    if (e) RefuseBeyondMachine(rs, 16 * e->params * std::max(1, e->spec.jobs()));
+    if (e) RefuseBeyondMachine(rs, ArenaBytes(e->params) * std::max(1, e->spec.jobs()));
   std::vector<StageCompute> variant_compute = ComputeOf(variant), baseline_compute;
   if (baseline) baseline_compute = ComputeOf(*baseline);
   if (variant.spec.equal_flops()) {

@@ -50,7 +50,7 @@ MemoryEstimate EstimateMemory(const Experiment& e, int jobs) {
   auto model = e.BuildModel();
   // Four fp32 arenas of the parameters' layout (ParamStore::Allocate), checked before
   // allocating them: a model too large for the machine is not allocated to find out.
-  m.arena_bytes = 4 * 4 * model->NumParams();
+  m.arena_bytes = ArenaBytes(model->NumParams());
   for (const PreparedStage& st : e.stages) {
     for (const auto* s : {st.train.get(), st.val.get()})
       if (s) (s->tokens.mapped() ? m.mapped_bytes : m.data_bytes) += s->tokens.size() * s->tokens.width();

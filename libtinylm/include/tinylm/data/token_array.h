@@ -39,7 +39,6 @@ class TokenArray {
   // std::runtime_error for an id at or above the view's bound.
   void Read(int64_t offset, int64_t n, int32_t* out) const;
   std::vector<int32_t> ToVector() const;
-  bool operator==(const std::vector<int32_t>& ids) const;
 
  private:
   std::shared_ptr<const void> owner_;

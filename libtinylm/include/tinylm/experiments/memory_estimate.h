@@ -28,6 +28,9 @@ struct MemoryEstimate {
   std::string Describe() const;  // one line per part, human units
 };
 
+// Values, gradients and AdamW's two moments: four fp32 arenas of `params` (ParamStore).
+inline int64_t ArenaBytes(int64_t params) { return 4 * 4 * params; }
+
 // Probes `e` (builds the model, one step at batch 1). `jobs`: runs at once.
 MemoryEstimate EstimateMemory(const Experiment& e, int jobs);
 

@@ -13,6 +13,7 @@
 #include "tinylm.pb.h"
 #include "tinylm/data/data.h"
 #include "tinylm/data/mapped_file.h"
+#include "tinylm/data/token_cache.h"
 
 namespace tinylm {
 
@@ -72,11 +73,7 @@ class StageDocuments {
 std::vector<Document> TokenizerSample(StageDocuments* docs, int64_t budget);
 constexpr int64_t kTokenizerSampleBytes = int64_t{32} << 20;
 
-}  // namespace tinylm
 
-#include "tinylm/data/token_cache.h"
-
-namespace tinylm {
 
 // A pretraining stage's token streams: from the token cache in `cache_dir` when it holds them,
 // else tokenized from `docs` into it first (a progress line with an ETA on stderr for large
