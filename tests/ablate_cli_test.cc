@@ -1,95 +1,15 @@
 // The ablate and generate executables end to end, on a tiny spec and generated data.
-#include <gtest/gtest.h>
-
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <csignal>
-#include <thread>
-
-#include <array>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <regex>
-#include <sstream>
+#include <string>
 
-#include "temp_dir.h"
+#include "ablate_cli.h"
 
 namespace tinylm::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct Result {
-  int code;
-  std::string out;  // stdout + stderr
-};
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-Result RunCommand(const std::string& cmd) {
-  Result r{-1, ""};
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-constexpr char kBase[] = R"(name: "tiny_base"
-seeds: [1, 2]
-model {
-  d_model: 16
-  context: 32
-  block {
-    count: 1
-    layer { residual { norm { rmsnorm {} } mixer { attention { heads: 2 qk_norm: true rope {} } } } }
-    layer { residual { norm { rmsnorm {} } mixer { swiglu { hidden: 24 } } } }
-  }
-  final_norm { rmsnorm {} }
-}
-data { train { path: "train.txt" } validation { path: "val.txt" } }
-stages { tokens: 1024 batch_size: 4 seq_len: 16 }
-eval { interval_steps: 4 max_tokens: 256 sample_tokens: 16 }
-)";
-
-class AblateCli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_.Write("data/train.txt", TinyStories(60));
-    dir_.Write("data/val.txt", TinyStories(10, 1));
-    dir_.Write("specs/base.pbtxt", kBase);
-    spec_ = dir_.Write("specs/qk_off.pbtxt", "base: \"base.pbtxt\"\ndescription: \"QK-norm off\"\n"
-                                             "model { block { layer { residual { mixer { attention { qk_norm: false } } } } } }\n");
-  }
-  // `threads` is the thread flag (two-thread runs unless a test says otherwise).
-  Result Ablate(const std::string& args, const std::string& out = "out", const std::string& threads = "--threads 2") {
-    return RunCommand(std::string(TINYLM_ABLATE_BIN) + " " + args + " --data-dir " + dir_.path() + "/data --out " +
-                      dir_.path() + "/" + out + " " + threads);
-  }
-  // Every run's metrics.jsonl under `out`, by run directory (its cache key), without the
-  // timing fields, which differ between any two runs.
-  std::map<std::string, std::string> RunMetrics(const std::string& out) {
-    std::map<std::string, std::string> runs;
-    for (const auto& d : fs::directory_iterator(dir_.path() + "/" + out + "/runs")) {
-      std::string text = ReadText((d.path() / "metrics.jsonl").string());
-      text = std::regex_replace(text, std::regex(R"(,"tokens_per_sec":[^,}]*)"), "");
-      runs[d.path().filename().string()] = text;
-    }
-    return runs;
-  }
-  TempDir dir_;
-  std::string spec_;
-};
 
 TEST_F(AblateCli, TrainsBothArmsPrintsTheTableAndWritesResults) {
   const Result r = Ablate(spec_);
@@ -237,45 +157,6 @@ stages { name: "sft" kind: SFT tokens: 256 batch_size: 2 seq_len: 32
   const Result bad = Ablate(spec_ + " --jobs 0", "side", "");
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.out.find("jobs: must be between 1 and 256"), std::string::npos) << bad.out;
-}
-
-// SIGTERM (a scheduler, `kill`) or SIGINT (Ctrl-C) mid-run: the run in progress checkpoints at
-// its step boundary and ablate exits 128 + signal, saying how to continue; --resume then ends
-// with exactly the results of a run never interrupted.
-TEST_F(AblateCli, SignalCheckpointsAndResumeFinishesExactlyAsUninterrupted) {
-  const std::string flags = spec_ + " --seeds 1 --speed-rounds 0 --set stages[0].tokens=300000 --set eval.interval_steps=200";
-  const Result whole = Ablate(flags, "whole");
-  ASSERT_EQ(whole.code, 0) << whole.out;
-  for (int sig : {SIGTERM, SIGINT}) {
-    const std::string out = sig == SIGTERM ? "term" : "int";
-    const std::string log = dir_.path() + "/" + out + ".log";
-    const std::string cmd = std::string("exec ") + TINYLM_ABLATE_BIN + " " + flags + " --data-dir " + dir_.path() +
-                            "/data --out " + dir_.path() + "/" + out + " --threads 2 > " + log + " 2>&1";
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    // Signal once the first run has evaluated (its metrics are on disk): mid-run.
-    bool started = false;
-    for (int i = 0; i < 6000 && !started; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      std::error_code ec;
-      for (const auto& d : fs::directory_iterator(dir_.path() + "/" + out + "/runs", ec))
-        started = started || ReadText((d.path() / "metrics.jsonl").string()).find("val_loss") != std::string::npos;
-    }
-    ASSERT_TRUE(started) << ReadText(log);
-    kill(pid, sig);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status)) << ReadText(log);
-    EXPECT_EQ(WEXITSTATUS(status), 128 + sig) << ReadText(log);
-    EXPECT_NE(ReadText(log).find("continue with the same command and --resume"), std::string::npos) << ReadText(log);
-    const Result resumed = Ablate(flags + " --resume", out);
-    ASSERT_EQ(resumed.code, 0) << resumed.out;
-    EXPECT_EQ(RunMetrics(out), RunMetrics("whole")) << out;
-  }
 }
 
 TEST_F(AblateCli, LearningRateSweepPicksEachArmsRateOnASeedOfItsOwn) {

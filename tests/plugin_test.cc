@@ -85,6 +85,25 @@ TEST_F(Plugins, TruncatedOrCorruptSharedObjectsAreRefusedBeforeLoading) {
   EXPECT_NE(std::find(names.begin(), names.end(), "test_components"), names.end());
 }
 
+// A plugin copied into a directory on TINYLM_PLUGIN_PATH while the build's copy is also on the
+// path used to abort the process inside libprotobuf (its .proto files registered twice). The
+// later copy is now refused before loading, renamed or not, and the first stays in use.
+TEST_F(Plugins, ASecondCopyOfALoadedPluginIsRefusedBeforeLoading) {
+  const PluginInfo& first = PluginManager::Global().Load("test_components");
+  TempDir dir;
+  fs::copy_file(first.path, dir.path() + "/test_components.so");
+  fs::copy_file(first.path, dir.path() + "/renamed_copy.so");
+  setenv("TINYLM_PLUGIN_PATH", (kDir + ":" + dir.path()).c_str(), 1);
+  std::vector<std::string> errors;
+  PluginManager::Global().LoadAll(&errors);
+  for (const char* copy : {"/test_components.so", "/renamed_copy.so"}) {
+    const std::string expected = dir.path() + copy + ": not loaded: another copy of plugin 'test_components' is already loaded from " +
+                                 first.path + " (earlier on the search path); one process can hold one copy of a plugin";
+    EXPECT_NE(std::find(errors.begin(), errors.end(), expected), errors.end()) << expected;
+  }
+  EXPECT_EQ(PluginManager::Global().Find("test_components")->path, first.path);
+}
+
 TEST_F(Plugins, MismatchedOrMalformedPluginsAreRefusedClearly) {
   EXPECT_EQ(LoadError(kDir + "/bad_abi.so"),
             kDir + "/bad_abi.so: built for plugin ABI 99, but this tinylm has plugin ABI " + std::to_string(kPluginAbiVersion) + ": rebuild the plugin against this tinylm");

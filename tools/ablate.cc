@@ -17,6 +17,7 @@
 #include <iostream>
 
 #include "command_line.h"
+#include "tinylm/data/file_writes.h"
 #include "tinylm/experiments/ablation_run.h"
 #include "tinylm/experiments/suite.h"
 #include "tinylm/plugins/plugin_manager.h"

@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <random>
 
 #include "tinylm/data/mapped_file.h"
 #include "tinylm/model/checkpoint.h"
@@ -84,31 +83,24 @@ std::optional<CachedStreams> ReadTokenCache(const std::string& path, uint64_t ke
 }
 
 TokenCacheWriter::TokenCacheWriter(const std::string& path, uint64_t key, int width, int64_t group)
-    : path_(path), key_(key), width_(width), group_(group) {
+    : key_(key), width_(width), group_(group) {
   const std::filesystem::path dir = std::filesystem::path(path).parent_path();
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw std::runtime_error(dir.string() + ": cannot create the token cache directory: " + ec.message());
-  std::random_device rd;
-  tmp_ = absl::StrCat(path, ".tmp.", ::getpid(), ".", rd());
-  file_ = std::fopen(tmp_.c_str(), "wb");
-  if (!file_) throw std::runtime_error(tmp_ + ": cannot write the token cache: " + std::strerror(errno));
+  file_ = std::make_unique<AtomicFile>(path);
   buffer_.reserve(1 << 20);
   const std::string zeros(kHeaderBytes, '\0');
   Write(zeros.data(), zeros.size());
 }
 
-TokenCacheWriter::~TokenCacheWriter() {
-  if (file_) std::fclose(static_cast<FILE*>(file_));
-  if (!committed_) std::remove(tmp_.c_str());
-}
+TokenCacheWriter::~TokenCacheWriter() = default;
 
 void TokenCacheWriter::Write(const void* data, size_t n) {
   buffer_.append(static_cast<const char*>(data), n);
   offset_ += n;
   if (buffer_.size() >= (1 << 20)) {
-    if (std::fwrite(buffer_.data(), 1, buffer_.size(), static_cast<FILE*>(file_)) != buffer_.size())
-      throw std::runtime_error(tmp_ + ": cannot write the token cache: " + std::strerror(errno));
+    file_->Write(buffer_);
     buffer_.clear();
   }
 }
@@ -148,9 +140,7 @@ void TokenCacheWriter::EndDocument(int64_t text_bytes) {
 
 void TokenCacheWriter::Commit(int64_t dropped_overlap) {
   if (part_ != kTraining) throw std::logic_error("token cache committed before its training part");
-  FILE* f = static_cast<FILE*>(file_);
-  auto fail = [&] { return std::runtime_error(tmp_ + ": cannot write the token cache: " + std::strerror(errno)); };
-  if (!buffer_.empty() && std::fwrite(buffer_.data(), 1, buffer_.size(), f) != buffer_.size()) throw fail();
+  file_->Write(buffer_);
   buffer_.clear();
   Header h{};
   std::memcpy(h.magic, kMagic, 8);
@@ -165,15 +155,8 @@ void TokenCacheWriter::Commit(int64_t dropped_overlap) {
     h.documents[p] = documents_[p];
   }
   h.dropped_overlap = dropped_overlap;
-  if (std::fseek(f, 0, SEEK_SET) != 0 || std::fwrite(&h, sizeof h, 1, f) != 1 || std::fflush(f) != 0 ||
-      ::fsync(fileno(f)) != 0)
-    throw fail();
-  const int closed = std::fclose(f);
-  file_ = nullptr;
-  if (closed != 0) throw fail();
-  if (std::rename(tmp_.c_str(), path_.c_str()) != 0)
-    throw std::runtime_error(path_ + ": cannot store the token cache: " + std::strerror(errno));
-  committed_ = true;
+  file_->WriteAt(0, &h, sizeof h);
+  file_->Commit();
 }
 
 }  // namespace tinylm

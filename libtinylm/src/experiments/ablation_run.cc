@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "tinylm/data/data.h"
+#include "tinylm/data/file_writes.h"
 #include "tinylm/experiments/compute.h"
 #include "tinylm/experiments/lr_sweep.h"
 #include "tinylm/experiments/memory_estimate.h"
@@ -148,6 +149,8 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
   for (int i = 0; i < stages; ++i) overrides.push_back({"stages[" + std::to_string(i) + "].tokens", std::to_string(o.tokens)});
   }
   const ResolvedSpec rs = LoadSpec(spec_path, overrides);
+  // Before hours of training: results must have somewhere to go.
+  CheckWritableDirectory(rs.variant().output_dir());
   const std::string dir = ResolveDataDir(o.data_dir);
   Experiment variant = PrepareExperiment(rs, false, dir);
   std::unique_ptr<Experiment> baseline;

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "tinylm/experiments/stage_data.h"
+#include "tinylm/data/file_writes.h"
 #include "tinylm/data/token_cache.h"
 #include "tinylm/experiments/sequential.h"
 #include "tinylm/model/checkpoint.h"
@@ -358,10 +359,10 @@ class Preparer {
     }
     std::error_code ec;
     std::filesystem::create_directories(cache_dir_, ec);
-    const std::string tmp = cached.string() + ".tmp." + std::to_string(::getpid());
-    if (std::ofstream out(tmp, std::ios::binary); out && (out << tok->Save()) && out.flush())
-      std::filesystem::rename(tmp, cached, ec);  // a cache: failing to write it costs only time
-    std::filesystem::remove(tmp, ec);
+    try {
+      WriteFileAtomic(cached.string(), tok->Save());
+    } catch (const std::runtime_error&) {  // a cache: failing to write it costs only time
+    }
     return tok;
   }
 

@@ -1,8 +1,5 @@
 #include "tinylm/model/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <absl/strings/str_cat.h>
 
 #include <cstdio>
@@ -12,6 +9,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "tinylm/data/file_writes.h"
+
 namespace tinylm {
 
 namespace {
@@ -19,16 +18,6 @@ constexpr char kMagic[8] = {'T', 'L', 'M', 'C', 'K', 'P', 'T', '1'};
 
 // Layout: magic[8] | u64 header_len | header | values | adam_m | adam_v | u64 checksum
 // (checksum = FNV-1a of everything before it).
-
-void WriteAll(int fd, const void* p, size_t n, const std::string& path) {
-  const char* c = static_cast<const char*>(p);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, c, n);
-    if (w < 0) throw std::runtime_error(path + ": write failed: " + std::strerror(errno));
-    c += w;
-    n -= static_cast<size_t>(w);
-  }
-}
 
 std::string ReadWhole(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -88,31 +77,15 @@ void SaveCheckpoint(const std::string& path, proto::CheckpointHeader h, const Pa
   sum = Fnv64(header.data(), header.size(), sum);
   for (const Tensor* t : {&store.values(), &store.adam_m(), &store.adam_v()}) sum = Fnv64(t->raw(), arena_bytes, sum);
 
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw std::runtime_error(tmp + ": cannot create: " + std::strerror(errno));
-  try {
-    WriteAll(fd, kMagic, 8, tmp);
-    WriteAll(fd, &header_len, 8, tmp);
-    WriteAll(fd, header.data(), header.size(), tmp);
-    for (const Tensor* t : {&store.values(), &store.adam_m(), &store.adam_v()}) WriteAll(fd, t->raw(), arena_bytes, tmp);
-    WriteAll(fd, &sum, 8, tmp);
-    if (::fsync(fd) != 0) throw std::runtime_error(tmp + ": fsync failed");
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  ::close(fd);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw std::runtime_error(path + ": rename failed: " + std::strerror(errno));
-  // Make the rename itself durable.
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  // The previous checkpoint stays whole until the new one is complete and synced: a full disk
+  // or a kill while writing costs the new checkpoint only.
+  AtomicFile f(path);
+  f.Write(kMagic, 8);
+  f.Write(&header_len, 8);
+  f.Write(header);
+  for (const Tensor* t : {&store.values(), &store.adam_m(), &store.adam_v()}) f.Write(t->raw(), arena_bytes);
+  f.Write(&sum, 8);
+  f.Commit();
 }
 
 proto::CheckpointHeader ReadCheckpointHeader(const std::string& path) {

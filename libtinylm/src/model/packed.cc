@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "tinylm/experiments/experiment.h"
+#include "tinylm/data/file_writes.h"
 #include "tinylm/model/checkpoint.h"
 #include "tinylm/training/trainer.h"
 

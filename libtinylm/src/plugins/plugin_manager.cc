@@ -311,6 +311,18 @@ const PluginInfo& PluginManager::LoadFile(const std::string& path) {
   }
   const plugin_detail::SharedObjectFile file = plugin_detail::InspectSharedObject(abs);
   if (!file.problem.empty()) throw PluginError(abs + ": refused before loading: " + file.problem);
+  {
+    // A second copy of a loaded plugin (the same file, or one named alike, elsewhere on the
+    // search path) must not reach dlopen: its generated protobuf code would register the same
+    // .proto files again, and libprotobuf aborts the process on that ("File already exists in
+    // database"). The first copy on the search path wins.
+    const std::string stem = fs::path(abs).stem().string();
+    std::lock_guard<std::mutex> g(state_->mu);
+    for (const auto& [n, info] : state_->plugins)
+      if (info.file_hash == file.content_hash || n == stem)
+        throw PluginError(abs + ": not loaded: another copy of plugin '" + n + "' is already loaded from " + info.path +
+                          " (earlier on the search path); one process can hold one copy of a plugin");
+  }
   LibraryRef lib;
   try {
     // RTLD_NODELETE: libprotobuf cannot unregister the descriptors a plugin's generated code adds

@@ -1,5 +1,6 @@
 #include "tinylm/training/trainer.h"
 
+#include <absl/strings/numbers.h>
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_format.h>
 #include <google/protobuf/struct.pb.h>
@@ -14,6 +15,7 @@
 #include <sstream>
 
 #include "tinylm/evaluation/embedding_spread.h"
+#include "tinylm/data/file_writes.h"
 #include "tinylm/model/checkpoint.h"
 #include "tinylm/training/interrupt.h"
 #include "tinylm/model/generate.h"
@@ -22,17 +24,6 @@
 namespace tinylm {
 
 namespace fs = std::filesystem;
-
-void WriteFileAtomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw std::runtime_error(tmp + ": cannot write");
-    f << text;
-    if (!f.flush()) throw std::runtime_error(tmp + ": write failed");
-  }
-  fs::rename(tmp, path);
-}
 
 bool ReadFinishedRun(const std::string& dir, proto::RunSummary* out) {
   std::ifstream f(dir + "/summary.json");
@@ -128,15 +119,22 @@ namespace {
 std::string Json(double v) { return std::isfinite(v) ? absl::StrFormat("%.17g", v) : "null"; }
 
 // Keeps metrics.jsonl lines up to and including global step `upto` (after a resume).
+// Keeps the complete lines of metrics.jsonl up to step `upto` (a resume's checkpoint): a line
+// cut short by a kill or a full disk, and anything after the checkpoint, goes.
 void TruncateMetrics(const std::string& path, int64_t upto) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) return;
-  std::string line, kept;
-  while (std::getline(in, line)) {
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string kept;
+  ForEachCompleteLine(text.str(), [&](std::string_view line) {
     const size_t at = line.find("\"step\":");
-    if (at != std::string::npos && std::stoll(line.substr(at + 7)) > upto) continue;
-    kept += line + "\n";
-  }
+    if (at == std::string_view::npos) return;
+    const std::string_view number = line.substr(at + 7, line.find_first_of(",}", at + 7) - (at + 7));
+    int64_t step = 0;
+    if (!absl::SimpleAtoi(absl::string_view(number.data(), number.size()), &step) || step > upto) return;
+    kept.append(line).append("\n");
+  });
   in.close();
   WriteFileAtomic(path, kept);
 }
@@ -174,10 +172,8 @@ class Run {
       adam_steps_ = h.adam_steps();
       TruncateMetrics(metrics, global_step_);
       summary_curves_from_metrics_ = true;
-    } else {
-      std::ofstream(metrics, std::ios::trunc);
     }
-    metrics_.open(metrics, std::ios::app);
+    metrics_ = std::make_unique<AppendOnlyFile>(metrics, /*truncate=*/!summary_curves_from_metrics_);
     if (summary_curves_from_metrics_) ReloadCurves(metrics);
     start_ = std::chrono::steady_clock::now();
     for (int s = start_stage; s < static_cast<int>(e_.stages.size()); ++s) {
@@ -239,11 +235,10 @@ class Run {
                                                      std::isfinite(r.loss) ? absl::StrFormat("%.4g", r.loss) : "null", std::log(static_cast<double>(model_->vocab_size()))), {});
       return false;
     }
-    metrics_ << absl::StrCat("{\"stage\":\"", st.spec.name(), "\",\"step\":", global_step_, ",\"tokens\":", tokens_,
+    metrics_->Append(absl::StrCat("{\"stage\":\"", st.spec.name(), "\",\"step\":", global_step_, ",\"tokens\":", tokens_,
                              ",\"val_loss\":", Json(r.loss), ",\"val_bpb\":", Json(r.bpb),
                              ",\"val_accuracy\":", Json(r.accuracy), ",\"embedding_spread\":", Json(r.embedding_spread),
-                             "}\n");
-    metrics_.flush();
+                             "}\n"));
     proto::CurvePoint* p = summary_.add_val_curve();
     p->set_stage(st.spec.name());
     p->set_step(global_step_);
@@ -260,8 +255,7 @@ class Run {
     d->set_step(step);
     d->set_layer(site.layer);
     d->set_reason(site.where.empty() ? reason : reason + ", first in the " + site.where);
-    metrics_ << absl::StrCat("{\"stage\":\"", st.spec.name(), "\",\"step\":", step, ",\"diverged\":true}\n");
-    metrics_.flush();
+    metrics_->Append(absl::StrCat("{\"stage\":\"", st.spec.name(), "\",\"step\":", step, ",\"diverged\":true}\n"));
     std::printf("%s %s diverged at step %lld: %s%s\n", o_.label.c_str(), st.spec.name().c_str(), static_cast<long long>(step),
                 d->reason().c_str(), site.layer.empty() ? "" : (" of " + site.layer).c_str());
     std::fflush(stdout);
@@ -295,7 +289,7 @@ class Run {
     if (sp.on_nonfinite() == proto::StageSpec::SKIP_STEP && skipped_in_row_ < sp.max_skipped_steps()) {
       ++skipped_in_row_;
       summary_.set_skipped_steps(summary_.skipped_steps() + 1);
-      metrics_ << absl::StrCat("{\"stage\":\"", sp.name(), "\",\"step\":", step, ",\"skipped\":true}\n");
+      metrics_->Append(absl::StrCat("{\"stage\":\"", sp.name(), "\",\"step\":", step, ",\"skipped\":true}\n"));
       return true;
     }
     const std::string why = skipped_in_row_ > 0 ? absl::StrCat(skipped_in_row_ + 1, " non-finite steps in a row")
@@ -349,11 +343,11 @@ class Run {
       const double stage_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_start).count();
       const double tps = (step + 1 - first_step) * per_step / std::max(stage_secs, 1e-9);
       if (r.finite && (global_step_ % ev.log_interval_steps() == 0 || step + 1 == st.steps)) {
-        metrics_ << absl::StrCat("{\"stage\":\"", sp.name(), "\",\"step\":", global_step_, ",\"tokens\":", tokens_,
+        metrics_->Append(absl::StrCat("{\"stage\":\"", sp.name(), "\",\"step\":", global_step_, ",\"tokens\":", tokens_,
                                  ",\"loss\":", Json(r.loss),
                                  model_->reconstruction_head() ? absl::StrCat(",\"reconstruction_loss\":", Json(r.reconstruction_loss)) : "",
                                  ",\"lr\":", Json(r.lr), ",\"grad_norm\":", Json(r.grad_norm),
-                                 ",\"tokens_per_sec\":", Json(tps), "}\n");
+                                 ",\"tokens_per_sec\":", Json(tps), "}\n"));
         proto::CurvePoint* p = summary_.add_train_curve();
         p->set_stage(sp.name());
         p->set_step(global_step_);
@@ -381,7 +375,6 @@ class Run {
   }
 
   void Checkpoint(int stage, int64_t stage_step, int64_t adam_steps) {
-    metrics_.flush();
     proto::CheckpointHeader h;
     h.set_spec_text(e_.spec_text);
     h.set_run_key(e_.CacheKey(o_.seed));
@@ -498,7 +491,7 @@ class Run {
   const RunOptions& o_;
   Context ctx_;
   std::unique_ptr<LanguageModel> model_;
-  std::ofstream metrics_;
+  std::unique_ptr<AppendOnlyFile> metrics_;  // metrics.jsonl
   proto::RunSummary summary_;
   EvalResult last_eval_;
   int64_t global_step_ = 0, tokens_ = 0, adam_steps_ = 0, total_steps_left_ = 0;

@@ -10,10 +10,12 @@
 // once each write their own and the last rename wins, with identical content.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "tinylm/data/data.h"
+#include "tinylm/data/file_writes.h"
 
 namespace tinylm {
 
@@ -54,8 +56,7 @@ class TokenCacheWriter {
  private:
   void Write(const void* data, size_t n);
   void PadTo64();
-  std::string path_, tmp_;
-  void* file_ = nullptr;  // FILE*
+  std::unique_ptr<AtomicFile> file_;
   uint64_t key_;
   int width_;
   int64_t group_;
@@ -64,7 +65,6 @@ class TokenCacheWriter {
   uint64_t part_offset_[2] = {0, 0};
   int64_t tokens_[2] = {0, 0}, text_bytes_[2] = {0, 0}, documents_[2] = {0, 0};
   std::string buffer_;
-  bool committed_ = false;
 };
 
 }  // namespace tinylm

@@ -42,7 +42,5 @@ proto::RunSummary TrainRun(const Experiment& e, const RunOptions& o);
 // Reads dir/summary.json if the run there finished; returns false otherwise.
 bool ReadFinishedRun(const std::string& dir, proto::RunSummary* out);
 
-// Writes `text` to `path` atomically (temporary file + rename).
-void WriteFileAtomic(const std::string& path, const std::string& text);
 
 }  // namespace tinylm
