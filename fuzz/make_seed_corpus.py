@@ -95,3 +95,20 @@ write("token_cache", "width1", token_cache(1, [1, 2, 0], list(range(200))))
 write("token_cache", "width2", token_cache(2, [299, 0], [i % 300 for i in range(0, 3000, 7)]))
 write("token_cache", "width4", token_cache(4, [5], [7] * 100))
 write("token_cache", "grouped", token_cache(2, [1, 2, 3, 4], list(range(64)), group=4))
+
+# Plugin configs: the extension's short name, then a body as the repository's specs write it.
+for name, body in [
+        ("hybrid", "vocab_size: 300"),
+        ("sentencepiece", "vocab_size: 200 model_type: BPE"),
+        ("byte_chunks", "chunk_bytes: 4"),
+        ("byte_pool_encoder", "byte_dim: 8 heads: 2 pooling: MEAN_ALL_SLOTS block { out: 16 ffn: 16 } block { out: 16 ffn: 32 }"),
+        ("byte_pool_decoder", "byte_dim: 8 heads: 2 blocks: 1 ffn: 16 position: TWICE_X_PLUS_P"),
+        ("hypermixing", "hidden: 8 dropout: 0.1"),
+        ("micromixer_rope", "quirky: true"),
+        ("bitlinear", ""),
+        ("delta_block", "memory: MEAN delta: true option: B glorot_init: true"),
+        ("records", "length: 17"),
+        ("word_boost", "beta: 1.0"),
+        ("response_start", "gamma: 1.0 k: 16 decay: LINEAR"),
+        ("pretrain_replay", "fraction: 0.5")]:
+    write("plugin_config", name, name + "\n" + body + "\n")

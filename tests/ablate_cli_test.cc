@@ -136,8 +136,7 @@ TEST_F(AblateCli, JobsTrainRunsSideBySideExactlyAsOneAtATime) {
 {"prompt": "Sing.", "response": "Tom played with the drum all day long."}
 {"prompt": "A boat?", "response": "Mia found a red boat."}
 )");
-  const std::string replay = dir_.Write("specs/replay.pbtxt", std::string(kBase) + R"(
-seeds: [1, 2, 3]
+  const std::string replay = dir_.Write("specs/replay.pbtxt", std::regex_replace(kBase, std::regex("seeds: \\[1, 2\\]"), "seeds: [1, 2, 3]") + R"(
 plugins: ["pretrain_replay"]
 tokenizer { bytes { special: ["<|endoftext|>", "<|user|>", "<|assistant|>", "<|end|>"] } }
 stages { name: "sft" kind: SFT tokens: 256 batch_size: 2 seq_len: 32

@@ -180,6 +180,26 @@ TEST_F(AblateFaults, AWriteFailureMidRunNamesTheFileAndKeepsTheLastCheckpoint) {
   FaultOnResume("out", -1, [] {}, [] {}, "File too large");
 }
 
+// The same command started twice at once (two terminals, a scheduler retrying): every run is
+// trained by one process only; the other waits for it and reads its result.
+TEST_F(AblateFaults, TwoProcessesOnOneOutputDirectoryTrainEachRunOnce) {
+  const std::string flags = spec_ + " --speed-rounds 0";
+  const std::string log_a = dir_.path() + "/a.log", log_b = dir_.path() + "/b.log";
+  const pid_t a = Spawn(flags, "out", log_a), b = Spawn(flags, "out", log_b);
+  EXPECT_EQ(ExitCode(a), 0) << ReadText(log_a);
+  EXPECT_EQ(ExitCode(b), 0) << ReadText(log_b);
+  const std::string both = ReadText(log_a) + ReadText(log_b);
+  for (const auto& run : fs::directory_iterator(dir_.path() + "/out/runs")) {
+    const std::string trained = "training -> " + run.path().string() + "\n";
+    size_t count = 0;
+    for (size_t at = both.find(trained); at != std::string::npos; at = both.find(trained, at + 1)) ++count;
+    EXPECT_EQ(count, 1u) << trained << both;
+  }
+  const Result alone = Ablate(flags, "alone");
+  ASSERT_EQ(alone.code, 0) << alone.out;
+  EXPECT_EQ(RunMetrics("out"), RunMetrics("alone"));
+}
+
 // An output directory that cannot be written is reported before anything is prepared or trained.
 TEST_F(AblateFaults, AnUnwritableOutputDirectoryIsReportedBeforeTraining) {
   dir_.Write("a_file", "not a directory\n");

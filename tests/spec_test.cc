@@ -106,6 +106,13 @@ TEST_F(SpecErrors, ZeroAndNegativeBudget) {
             P("spec.pbtxt") + ":17:10: stages[0].tokens: token budget must be positive, got -5");
 }
 
+// A seed listed twice (easy with a repeated field: a second `seeds: [...]` line appends) would
+// count one run as two independent ones, and two jobs would train it into one directory at once.
+TEST_F(SpecErrors, RepeatedSeed) {
+  EXPECT_EQ(Error(Spec("seeds: [1]", "seeds: [1, 2]\nseeds: [2, 3]")),
+            P("spec.pbtxt") + ":2:1: seeds: seed 2 is listed twice (seeds[1] and seeds[2]); each seed is one independent run");
+}
+
 TEST_F(SpecErrors, NegativeSkipLimit) {
   EXPECT_EQ(Error(Spec("tokens: 4096", "tokens: 4096 max_skipped_steps: -1")),
             P("spec.pbtxt") + ":17:23: stages[0].max_skipped_steps: must not be negative");

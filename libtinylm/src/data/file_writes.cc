@@ -1,6 +1,7 @@
 #include "tinylm/data/file_writes.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -112,5 +113,21 @@ void CheckWritableDirectory(const std::string& dir) {
     throw std::runtime_error(absl::StrCat(dir, ": the output directory is not writable: ", existing.string(), ": ",
                                           std::strerror(errno)));
 }
+
+FileLock::FileLock(const std::string& path, const std::function<void()>& waiting) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Failure(path, "cannot create the lock file", errno);
+  // Each FileLock opens its own descriptor, so flock excludes threads of one process too.
+  if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return;
+  if (waiting) waiting();
+  while (::flock(fd_, LOCK_EX) != 0)
+    if (errno != EINTR) {
+      const int err = errno;
+      ::close(fd_);
+      throw Failure(path, "cannot lock", err);
+    }
+}
+
+FileLock::~FileLock() { ::close(fd_); }  // closing releases the lock
 
 }  // namespace tinylm

@@ -236,6 +236,11 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
     ro.resume = o.resume;
     ro.label = label;
     ro.tty = tty;
+    fs::create_directories(ro.dir);
+    const FileLock lock(ro.dir + "/.lock", [&] {
+      std::printf("%s waiting: another process is training %s\n", ro.label.c_str(), ro.dir.c_str());
+      std::fflush(stdout);
+    });
     proto::RunSummary cached;
     if (ReadFinishedRun(ro.dir, &cached) && cached.spec_hash() == e.CacheKey(seed)) {
       std::printf("%s cached: %s\n", ro.label.c_str(), ro.dir.c_str());

@@ -116,6 +116,11 @@ class Preparer {
       s.add_seeds(1);
       s.add_seeds(2);
     }
+    for (int i = 0; i < s.seeds_size(); ++i)
+      for (int j = 0; j < i; ++j)
+        if (s.seeds(j) == s.seeds(i))  // counted twice, a seed would pose as evidence it is not
+          Fail("seeds", absl::StrCat("seed ", s.seeds(i), " is listed twice (seeds[", j, "] and seeds[", i,
+                                     "]); each seed is one independent run"));
     e.seeds.assign(s.seeds().begin(), s.seeds().end());
     for (int i = 0; i < s.plugins_size(); ++i)  // LoadSpec loaded them; a --set may have added one
       if (!PluginManager::Global().IsLoaded(s.plugins(i)))

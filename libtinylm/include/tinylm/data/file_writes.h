@@ -4,6 +4,7 @@
 // std::runtime_error naming the file and the system's reason ("No space left on device").
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -65,5 +66,21 @@ void ForEachCompleteLine(std::string_view text, Fn&& fn) {
 // existing ancestor is a writable directory): an unwritable output directory is reported before
 // any work, not after hours of training. Creates nothing.
 void CheckWritableDirectory(const std::string& dir);
+
+// An exclusive lock on `path` (a lock file, created if needed) held for the object's lifetime,
+// between threads and processes alike: two ablate processes (or two jobs) that reach the same
+// run directory train it once; the second waits, then finds the result. The kernel releases it
+// if the process dies.
+class FileLock {
+ public:
+  // Takes the lock, waiting for its holder; `waiting` is called once if it has to wait.
+  FileLock(const std::string& path, const std::function<void()>& waiting = {});
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 }  // namespace tinylm
