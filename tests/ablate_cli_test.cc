@@ -1,4 +1,5 @@
 // The ablate and generate executables end to end, on a tiny spec and generated data.
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -36,10 +37,19 @@ TEST_F(AblateCli, TrainsBothArmsPrintsTheTableAndWritesResults) {
   int runs = 0;
   for (const auto& d : fs::directory_iterator(dir_.path() + "/out/runs")) {
     ++runs;
-    for (const char* f : {"metrics.jsonl", "summary.json", "checkpoint.bin", "samples.md", "spec.pbtxt"})
+    for (const char* f : {"metrics.jsonl", "metrics.csv", "summary.json", "checkpoint.bin", "samples.md", "spec.pbtxt"})
       EXPECT_TRUE(fs::exists(d.path() / f)) << d.path() << " " << f;
+    // The CSV: a header and one row per JSON line.
+    const std::string jsonl = ReadText((d.path() / "metrics.jsonl").string()), csv = ReadText((d.path() / "metrics.csv").string());
+    EXPECT_EQ(csv.rfind("stage,step,tokens,loss,", 0), 0u) << csv;
+    EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), std::count(jsonl.begin(), jsonl.end(), '\n') + 1) << csv;
   }
   EXPECT_EQ(runs, 4);  // 2 arms x 2 seeds
+  // Every run of the comparison in one CSV, rows led by arm, seed and run.
+  const std::string all = ReadText(report + "metrics.csv");
+  EXPECT_EQ(all.rfind("arm,seed,run,stage,step,", 0), 0u) << all;
+  for (const char* row : {"\nbaseline,1,", "\nbaseline,2,", "\nvariant,1,", "\nvariant,2,"})
+    EXPECT_NE(all.find(row), std::string::npos) << row;
 
   // Everything cached the second time; a sibling ablation reuses the baseline runs.
   const Result again = Ablate(spec_);

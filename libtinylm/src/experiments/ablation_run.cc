@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <sstream>
 
 #include "tinylm/data/data.h"
 #include "tinylm/data/file_writes.h"
@@ -19,6 +21,7 @@
 #include "tinylm/experiments/sequential.h"
 #include "tinylm/experiments/speed.h"
 #include "tinylm/plugins/plugin_manager.h"
+#include "tinylm/training/metrics_csv.h"
 #include "tinylm/training/trainer.h"
 
 namespace tinylm {
@@ -135,6 +138,20 @@ void AddSeedsSequentially(const std::vector<uint64_t>& listed,
     if (look.Stop() || at_max) return;
     run_pairs({next++});
   }
+}
+
+// Every run's metrics of the comparison in one CSV, each row led by its arm, seed and run
+// directory: one file for a spreadsheet or pandas to plot the seeds of both arms.
+std::string AblationMetricsCsv(const Comparison& cmp, const fs::path& runs_dir) {
+  std::string csv;
+  for (const auto* arm : {&cmp.baseline, &cmp.variant})
+    for (const proto::RunSummary& r : *arm) {
+      std::ifstream in(runs_dir / r.spec_hash() / "metrics.jsonl", std::ios::binary);
+      std::stringstream jsonl;
+      jsonl << in.rdbuf();
+      csv += MetricsCsv(jsonl.str(), {"arm", "seed", "run"}, {r.role(), std::to_string(r.seed()), r.spec_hash()}, csv.empty());
+    }
+  return csv;
 }
 
 }  // namespace
@@ -287,6 +304,7 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
   std::printf("\n%s\n%s\n", cmp.name.c_str(), table.c_str());
   if (cmp.lr_sweep) std::printf("%s\n", LrSweepTable(cmp).c_str());
   if (!cmp.speed.empty()) std::printf("Speed (variant against baseline):\n%s\n", cmp.speed.c_str());
+  WriteFileAtomic((report_dir / "metrics.csv").string(), AblationMetricsCsv(cmp, out / "runs"));
   WriteFileAtomic((report_dir / "curves.svg").string(), CurvesSvg(cmp));
   WriteFileAtomic((report_dir / "curves_flops.svg").string(), CurvesSvg(cmp, CurveAxis::kFlops));
   if (cmp.lr_sweep) WriteFileAtomic((report_dir / "lr_sweep.svg").string(), LrSweepSvg(cmp));

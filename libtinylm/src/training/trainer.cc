@@ -20,6 +20,7 @@
 #include "tinylm/training/interrupt.h"
 #include "tinylm/model/generate.h"
 #include "tinylm/training/divergence.h"
+#include "tinylm/training/metrics_csv.h"
 
 namespace tinylm {
 
@@ -118,7 +119,6 @@ namespace {
 // curves equal an uninterrupted run's exactly.
 std::string Json(double v) { return std::isfinite(v) ? absl::StrFormat("%.17g", v) : "null"; }
 
-// Keeps metrics.jsonl lines up to and including global step `upto` (after a resume).
 // Keeps the complete lines of metrics.jsonl up to step `upto` (a resume's checkpoint): a line
 // cut short by a kill or a full disk, and anything after the checkpoint, goes.
 void TruncateMetrics(const std::string& path, int64_t upto) {
@@ -388,6 +388,7 @@ class Run {
     h.set_tokenizer(e_.tokenizer->Save());
     h.set_code_version(CodeVersion());
     SaveCheckpoint(o_.dir + "/checkpoint.bin", h, model_->store());
+    WriteMetricsCsv();
   }
 
   void SetIdentity(proto::RunSummary& r) {
@@ -401,7 +402,16 @@ class Run {
     r.set_code_version(CodeVersion());
   }
 
+  // metrics.csv: metrics.jsonl as CSV, rewritten with each checkpoint and at the end.
+  void WriteMetricsCsv() {
+    std::ifstream in(o_.dir + "/metrics.jsonl", std::ios::binary);
+    std::stringstream jsonl;
+    jsonl << in.rdbuf();
+    WriteFileAtomic(o_.dir + "/metrics.csv", MetricsCsv(jsonl.str()));
+  }
+
   void WriteSummary(const proto::RunSummary& r) {
+    WriteMetricsCsv();
     WriteFileAtomic(o_.dir + "/spec.pbtxt", e_.spec_text);
     std::string json;
     google::protobuf::util::JsonPrintOptions jo;
