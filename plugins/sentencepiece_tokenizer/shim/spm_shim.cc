@@ -4,6 +4,10 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -58,11 +62,43 @@ SentencePieceProcessor* Sp(void* p) { return static_cast<SentencePieceProcessor*
 
 extern "C" {
 
+// Training runs in a child process: on some degenerate inputs the library stops the whole
+// process itself (a failed CHECK in its unigram trainer, found by tokenizer_fuzzer), which in
+// the child becomes an error message instead. The child sends back "1" + the model, or "0" +
+// the library's error.
 TINYLM_EXPORT long tinylm_spm_train(const char* data, const long* lengths, long count, const char* args) {
-  DocumentIterator it(data, lengths, count);
-  std::string model;
-  const auto status = sentencepiece::SentencePieceTrainer::Train(args, &it, &model);
-  return status.ok() ? Keep(std::move(model)) : Fail(status);
+  int fds[2];
+  if (::pipe(fds) != 0) return Fail(sentencepiece::util::Status(sentencepiece::util::StatusCode::kInternal, "cannot create a pipe"));
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    DocumentIterator it(data, lengths, count);
+    std::string model;
+    const auto status = sentencepiece::SentencePieceTrainer::Train(args, &it, &model);
+    const std::string reply = status.ok() ? "1" + model : "0" + status.ToString();
+    for (size_t at = 0; at < reply.size();) {
+      const ssize_t w = ::write(fds[1], reply.data() + at, reply.size() - at);
+      if (w <= 0) break;
+      at += static_cast<size_t>(w);
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string reply;
+  char buf[65536];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR);)
+    if (n > 0) reply.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  int wstatus = 0;
+  while (pid > 0 && ::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  const bool exited = pid > 0 && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+  if (exited && !reply.empty() && reply[0] == '1') return Keep(reply.substr(1));
+  error = exited && !reply.empty() ? reply.substr(1)
+                                   : "the SentencePiece library stopped while training (its own check failed on this "
+                                     "training text; its message is above)";
+  kept = error;
+  return -1;
 }
 
 TINYLM_EXPORT void tinylm_spm_take(char* out) { std::memcpy(out, kept.data(), kept.size()); }
