@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <stdexcept>
 
@@ -99,6 +101,11 @@ AppendOnlyFile::~AppendOnlyFile() {
 }
 
 void AppendOnlyFile::Append(std::string_view text) { WriteAllAt(fd_, text.data(), text.size(), -1, path_); }
+
+std::string ReadFileIfExists(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 void CheckWritableDirectory(const std::string& dir) {
   // The directory itself, or the nearest ancestor that exists (where it would be created).

@@ -8,9 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <sstream>
 
 #include "tinylm/data/data.h"
 #include "tinylm/data/file_writes.h"
@@ -145,12 +143,9 @@ void AddSeedsSequentially(const std::vector<uint64_t>& listed,
 std::string AblationMetricsCsv(const Comparison& cmp, const fs::path& runs_dir) {
   std::string csv;
   for (const auto* arm : {&cmp.baseline, &cmp.variant})
-    for (const proto::RunSummary& r : *arm) {
-      std::ifstream in(runs_dir / r.spec_hash() / "metrics.jsonl", std::ios::binary);
-      std::stringstream jsonl;
-      jsonl << in.rdbuf();
-      csv += MetricsCsv(jsonl.str(), {"arm", "seed", "run"}, {r.role(), std::to_string(r.seed()), r.spec_hash()}, csv.empty());
-    }
+    for (const proto::RunSummary& r : *arm)
+      csv += MetricsCsv(ReadFileIfExists((runs_dir / r.spec_hash() / "metrics.jsonl").string()), {"arm", "seed", "run"},
+                        {r.role(), std::to_string(r.seed()), r.spec_hash()}, csv.empty());
   return csv;
 }
 

@@ -122,12 +122,9 @@ std::string Json(double v) { return std::isfinite(v) ? absl::StrFormat("%.17g", 
 // Keeps the complete lines of metrics.jsonl up to step `upto` (a resume's checkpoint): a line
 // cut short by a kill or a full disk, and anything after the checkpoint, goes.
 void TruncateMetrics(const std::string& path, int64_t upto) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return;
-  std::stringstream text;
-  text << in.rdbuf();
+  if (!fs::exists(path)) return;
   std::string kept;
-  ForEachCompleteLine(text.str(), [&](std::string_view line) {
+  ForEachCompleteLine(ReadFileIfExists(path), [&](std::string_view line) {
     const size_t at = line.find("\"step\":");
     if (at == std::string_view::npos) return;
     const std::string_view number = line.substr(at + 7, line.find_first_of(",}", at + 7) - (at + 7));
@@ -135,7 +132,6 @@ void TruncateMetrics(const std::string& path, int64_t upto) {
     if (!absl::SimpleAtoi(absl::string_view(number.data(), number.size()), &step) || step > upto) return;
     kept.append(line).append("\n");
   });
-  in.close();
   WriteFileAtomic(path, kept);
 }
 
@@ -388,7 +384,6 @@ class Run {
     h.set_tokenizer(e_.tokenizer->Save());
     h.set_code_version(CodeVersion());
     SaveCheckpoint(o_.dir + "/checkpoint.bin", h, model_->store());
-    WriteMetricsCsv();
   }
 
   void SetIdentity(proto::RunSummary& r) {
@@ -402,16 +397,10 @@ class Run {
     r.set_code_version(CodeVersion());
   }
 
-  // metrics.csv: metrics.jsonl as CSV, rewritten with each checkpoint and at the end.
-  void WriteMetricsCsv() {
-    std::ifstream in(o_.dir + "/metrics.jsonl", std::ios::binary);
-    std::stringstream jsonl;
-    jsonl << in.rdbuf();
-    WriteFileAtomic(o_.dir + "/metrics.csv", MetricsCsv(jsonl.str()));
-  }
-
   void WriteSummary(const proto::RunSummary& r) {
-    WriteMetricsCsv();
+    // metrics.csv once the run is over (finished or diverged): converting the whole log at every
+    // checkpoint would make a long run's bookkeeping quadratic.
+    WriteFileAtomic(o_.dir + "/metrics.csv", MetricsCsv(ReadFileIfExists(o_.dir + "/metrics.jsonl")));
     WriteFileAtomic(o_.dir + "/spec.pbtxt", e_.spec_text);
     std::string json;
     google::protobuf::util::JsonPrintOptions jo;

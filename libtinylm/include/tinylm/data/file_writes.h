@@ -54,6 +54,9 @@ class AppendOnlyFile {
   int fd_ = -1;
 };
 
+// The whole of `path` as written so far ("" if it does not exist yet): reading back a log.
+std::string ReadFileIfExists(const std::string& path);
+
 // The lines of `text` that are complete (end in '\n'), without their newlines: what a log
 // holds for certain after a write failed or the process died mid-line.
 template <typename Fn>
