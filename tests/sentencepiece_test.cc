@@ -81,5 +81,20 @@ TEST(SentencePieceTokenizer, UnseenCharactersBecomeUnknownOfOneByte) {
   EXPECT_EQ(tok->TokenBytes(ids.back()), 1);
 }
 
+// Text of nothing but NUL characters leaves the unigram trainer no characters to build pieces
+// from, and the library stops the process on its own failed CHECK (unigram_model_trainer.cc,
+// found by tokenizer_fuzzer; input kept in fuzz/regressions/tokenizer/). Training runs in a
+// child process, so this is an error naming the cause, and the process goes on.
+TEST(SentencePieceTokenizer, TextTheLibraryCannotTrainOnIsAnErrorNotAStoppedProcess) {
+  try {
+    TrainSentencePiece("vocab_size: 64", {{"", std::string(3, '\0')}});
+    FAIL() << "expected an error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("stopped while training"), std::string::npos) << e.what();
+  }
+  const auto tok = TrainSentencePiece("vocab_size: 120", Corpus());
+  EXPECT_EQ(tok->Decode(tok->Encode("Lily")), "Lily") << "the plugin still trains after the failure";
+}
+
 }  // namespace
 }  // namespace tinylm::testing
