@@ -19,6 +19,7 @@
 #include "command_line.h"
 #include "tinylm/data/file_writes.h"
 #include "tinylm/experiments/ablation_run.h"
+#include "tinylm/experiments/leaderboard.h"
 #include "tinylm/experiments/suite.h"
 #include "tinylm/plugins/plugin_manager.h"
 #include "tinylm/tensors/thread_policy.h"
@@ -111,6 +112,20 @@ int RunSuite(const std::vector<std::string>& paths, const std::string& metric, c
   return 0;
 }
 
+int WriteIndex(const std::string& dir) {
+  if (!fs::is_directory(dir)) {
+    std::fprintf(stderr, "ablate: --index %s: not a directory\n", dir.c_str());
+    return 2;
+  }
+  try {
+    std::printf("%s\n", WriteLeaderboard(dir).c_str());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ablate: error: %s\n", e.what());
+    return 1;
+  }
+}
+
 int Main(int argc, char** argv) {
   po::options_description opts("Usage: ablate SPEC [options]\n       ablate --suite BASE.pbtxt | ABLATION.pbtxt... [options]\n\nOptions");
   std::vector<std::string> spec_paths;
@@ -135,11 +150,14 @@ int Main(int argc, char** argv) {
       ("suite", "run a suite: every ablation of BASE.pbtxt (the .pbtxt files beside it naming it as base), or the "
                 "ablation files given; one leaderboard ranked by effect with Holm-corrected verdicts")
       ("metric", po::value(&suite_metric), "suite: the table row that ranks and decides (default \"val bits/byte\")")
+      ("index", po::value<std::string>(), "rewrite DIR/index.html, the leaderboard of every ablation finished in DIR "
+                                          "(ablate writes it after each ablation), and exit")
       ("list-plugins", "list the plugins on the search path with the components and config messages they register")
       ("set", po::value(&sets)->composing(), "override a spec field for baseline and variant: --set path.to.field=value");
   po::variables_map vm;
   if (!tools::ParseCommandLine(argc, argv, "ablate", opts, "spec", po::value(&spec_paths), -1, vm)) return 2;
   if (vm.count("list-plugins")) return ListPlugins();
+  if (vm.count("index")) return WriteIndex(vm["index"].as<std::string>());
   const bool suite = vm.count("suite") > 0;
   if (vm.count("help") || spec_paths.empty() || (!suite && spec_paths.size() > 1)) {
     if (spec_paths.size() > 1 && !suite) std::cerr << "ablate: one spec at a time; several ablations: --suite\n\n";

@@ -13,8 +13,10 @@
 #include "tinylm/data/data.h"
 #include "tinylm/data/file_writes.h"
 #include "tinylm/experiments/compute.h"
+#include "tinylm/experiments/leaderboard.h"
 #include "tinylm/experiments/lr_sweep.h"
 #include "tinylm/experiments/memory_estimate.h"
+#include "tinylm/experiments/report_html.h"
 #include "tinylm/experiments/run_pool.h"
 #include "tinylm/experiments/sequential.h"
 #include "tinylm/experiments/speed.h"
@@ -183,6 +185,8 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
   cmp.output_dir = variant.spec.output_dir();
   std::printf("%s: %s\n", cmp.name.c_str(), cmp.description.empty() ? "(no description)" : cmp.description.c_str());
   if (baseline) {
+    cmp.base = rs.chain()[1].path;
+    cmp.baseline_spec = baseline->spec_text;
     cmp.changes = DiffSpecs(baseline->spec, variant.spec);
     cmp.same_tokenizer = baseline->tokenizer->Save() == variant.tokenizer->Save();
     std::printf("\nChanges against the baseline (%s):\n", rs.chain()[1].path.c_str());
@@ -192,6 +196,7 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
     std::printf("\nBaseline parameters:\n%s", baseline->param_table.c_str());
   }
   cmp.variant_params = variant.param_table;
+  cmp.variant_spec = variant.spec_text;
   std::printf("\n%s parameters:\n%s", baseline ? "Variant" : "Model", variant.param_table.c_str());
   for (const PreparedStage& st : variant.stages)
     std::printf("\nstage %s: %lld steps x %d x %d tokens; %lld training documents (%lld dropped for overlapping "
@@ -303,9 +308,12 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
   WriteFileAtomic((report_dir / "curves.svg").string(), CurvesSvg(cmp));
   WriteFileAtomic((report_dir / "curves_flops.svg").string(), CurvesSvg(cmp, CurveAxis::kFlops));
   if (cmp.lr_sweep) WriteFileAtomic((report_dir / "lr_sweep.svg").string(), LrSweepSvg(cmp));
-  WriteFileAtomic((report_dir / "report.md").string(), ReportMarkdown(cmp, ReproduceCommand(variant, spec_path, o.flags)));
-  WriteFileAtomic((report_dir / "summary.json").string(), SummaryJson(cmp));  // last: marks it finished
-  std::printf("report: %s\n", (report_dir / "report.md").c_str());
+  const std::string command = ReproduceCommand(variant, spec_path, o.flags);
+  WriteFileAtomic((report_dir / "report.md").string(), ReportMarkdown(cmp, command));
+  WriteFileAtomic((report_dir / "report.html").string(), ReportHtml(cmp, command));
+  WriteFileAtomic((report_dir / "summary.json").string(), SummaryJson(cmp));  // marks it finished
+  std::printf("report: %s\nall ablations in %s: %s\n", (report_dir / "report.md").c_str(), out.c_str(),
+              WriteLeaderboard(out.string()).c_str());
   return cmp;
 }
 

@@ -148,10 +148,9 @@ std::pair<Difference, std::string> Decide(const Comparison& all, const Compariso
   return {d, Verdict(d, m, healthy.same_tokenizer)};
 }
 
-// Rows of [metric, baseline, variant, difference, verdict]; for a single experiment only
-// [metric, value].
-// Diverged runs are left out (DivergenceNotes lists them).
-std::vector<std::vector<std::string>> Rows(const Comparison& all) {
+}  // namespace
+
+std::vector<std::vector<std::string>> ComparisonRows(const Comparison& all) {
   const Comparison c = WithoutDiverged(all);
   std::vector<std::vector<std::string>> rows;
   const bool compare = !all.baseline.empty();
@@ -191,8 +190,6 @@ std::vector<std::vector<std::string>> Rows(const Comparison& all) {
   return rows;
 }
 
-}  // namespace
-
 namespace {
 
 // One line per run for which `line(arm, run)` has something to say (empty: nothing), baseline
@@ -209,7 +206,15 @@ std::vector<std::string> NotesPerRun(const Comparison& c,
 
 }  // namespace
 
-constexpr char kEqualFlopsNote[] =
+const char kComparisonMethod[] =
+    "Means ± standard deviation over seeds; the difference is paired by seed with a 95% Student-t interval. The "
+    "verdict is \"better\"/\"worse\" only when the interval excludes 0, otherwise \"no detectable difference\"; "
+    "\"detects ±x\" is the smallest true difference these seeds find with probability 0.8 (two-sided paired t-test, "
+    "alpha 0.05, from the observed spread of the differences), and \"needs N seeds\" how many seeds a true difference "
+    "of the observed size would need. Validation loss and bits per byte are unweighted cross-entropy; bits per byte "
+    "divide by the UTF-8 bytes of the text, so different tokenizers compare fairly.";
+
+const char kEqualFlopsNote[] =
     "Equal compute: the variant's token budgets were scaled so that each stage costs it the baseline's training FLOPs "
     "(tokens seen differ on purpose).";
 
@@ -275,7 +280,7 @@ std::vector<std::string> CollapseWarnings(const Comparison& c) {
 
 std::string ComparisonTable(const Comparison& c) {
   const std::string note = c.same_tokenizer ? "" : "Tokenizers differ: per-token loss and accuracy are not comparable; compare bits per byte.\n";
-  std::string out = TextTable(Rows(c));
+  std::string out = TextTable(ComparisonRows(c));
   for (const std::string& w : CollapseWarnings(c)) out += "Warning: " + w + "\n";
   for (const std::string& d : DivergenceNotes(c)) out += "Diverged: " + d + " (left out above)\n";
   if (c.sequential) out += SequentialNote(c) + "\n";
@@ -386,21 +391,14 @@ std::string ReportMarkdown(const Comparison& c, const std::string& command) {
     md += "\n";
   }
   absl::StrAppend(&md, "## Results\n\n");
-  md += MarkdownTable(Rows(c));
+  md += MarkdownTable(ComparisonRows(c));
   for (const std::string& w : CollapseWarnings(c)) absl::StrAppend(&md, "\n**Warning**: ", w, "\n");
   for (const std::string& d : DivergenceNotes(c)) absl::StrAppend(&md, "\n**Diverged**: ", d, " (left out of the table).\n");
   if (c.sequential) absl::StrAppend(&md, "\n**", SequentialNote(c), "**\n");
   if (c.equal_flops) absl::StrAppend(&md, "\n**", kEqualFlopsNote, "**\n");
   if (!c.same_tokenizer)
     absl::StrAppend(&md, "\n**Tokenizers differ**: per-token loss and accuracy are not comparable; compare bits per byte.\n");
-  absl::StrAppend(&md, "\nMeans ± standard deviation over seeds; the difference is paired by seed with a 95% "
-                       "Student-t interval. The verdict is \"better\"/\"worse\" only when the interval excludes 0, otherwise "
-                       "\"no detectable difference\"; \"detects ±x\" is the smallest true difference these seeds "
-                       "find with probability 0.8 (two-sided paired t-test, alpha 0.05, from the observed spread of the "
-                       "differences), and \"needs N seeds\" how many seeds a true difference of the observed size "
-                       "would need. Validation loss "
-                       "and bits per byte are unweighted cross-entropy; bits per byte divide by the UTF-8 bytes "
-                       "of the text, so different tokenizers compare fairly.\n\n![curves](curves.svg)\n\n");
+  absl::StrAppend(&md, "\n", kComparisonMethod, "\n\n![curves](curves.svg)\n\n");
   if (!c.baseline_flops.empty() || !c.variant_flops.empty())
     absl::StrAppend(&md, "The same curves against training FLOPs (each arm's own cost per token):\n\n"
                          "![curves against FLOPs](curves_flops.svg)\n\n");
@@ -482,7 +480,8 @@ std::string SummaryJson(const Comparison& c) {
                           q.seed, absl::StrJoin(grid, ", "), arm(q.baseline), arm(q.variant));
   }
   if (c.equal_flops) extras += ",\n  \"equal_flops\": true";
-  return absl::StrCat("{\n  \"name\": ", JsonString(c.name), ",\n  \"changes\": [", absl::StrJoin(changes, ", "), "],\n  \"baseline\": ", runs(c.baseline),
+  return absl::StrCat("{\n  \"name\": ", JsonString(c.name), ",\n  \"description\": ", JsonString(c.description),
+                      ",\n  \"base\": ", JsonString(c.base), ",\n  \"changes\": [", absl::StrJoin(changes, ", "), "],\n  \"baseline\": ", runs(c.baseline),
                       ",\n  \"variant\": ", runs(c.variant), ",\n  \"difference\": {", diffs, "\n  }", extras, "\n}\n");
 }
 

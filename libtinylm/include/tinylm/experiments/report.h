@@ -14,7 +14,9 @@ namespace tinylm {
 struct Comparison {
   std::string name, description;
   std::string output_dir;  // the spec's: results live in <output_dir>/<name>/ and <output_dir>/runs/
+  std::string base;  // the baseline's spec file as the variant's `base:` names it; empty: single
   std::vector<std::string> changes;  // "path: old -> new"
+  std::string baseline_spec, variant_spec;  // each arm's resolved spec text
   std::string baseline_params, variant_params;  // per-layer tables
   std::vector<proto::RunSummary> baseline, variant;  // same seed order; baseline empty = single
   // False when the tokenizer changes: per-token loss and accuracy are then not comparable
@@ -76,6 +78,14 @@ std::vector<std::string> DivergenceNotes(const Comparison& c);
 // (evaluation/embedding_spread.h), naming arm and seed; shown under the table and in report.md.
 std::vector<std::string> CollapseWarnings(const Comparison& c);
 
+// How the table's statistics and verdicts are computed (under the table in every report).
+extern const char kComparisonMethod[];
+// The note under the table when the variant's budgets were scaled to equal FLOPs.
+extern const char kEqualFlopsNote[];
+
+// The table's rows: a header, then [metric, baseline, variant, difference [95% CI], verdict] (for
+// a single experiment [metric, mean ± sd]); diverged runs left out (DivergenceNotes lists them).
+std::vector<std::vector<std::string>> ComparisonRows(const Comparison& c);
 // The table printed by ablate.
 std::string ComparisonTable(const Comparison& c);
 // Learning curves (training loss thin, validation loss thick) of every run, against tokens seen
