@@ -118,6 +118,21 @@ void Reader::Number() {
   }
 }
 
+uint64_t Reader::Unsigned() {
+  SkipSpace();
+  const size_t start = pos_;
+  uint64_t v = 0;
+  while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') {
+    if (v > (uint64_t{1} << 63) / 10) Fail("integer too large");
+    v = v * 10 + static_cast<uint64_t>(s_[pos_++] - '0');
+  }
+  if (pos_ == start) Fail("expected a non-negative integer");
+  if (pos_ - start > 1 && s_[start] == '0') Fail("integer with a leading zero");
+  if (pos_ < s_.size() && (s_[pos_] == '.' || s_[pos_] == 'e' || s_[pos_] == 'E')) Fail("expected an integer");
+  if (v >= (uint64_t{1} << 63)) Fail("integer too large");
+  return v;
+}
+
 void Reader::SkipValue(int depth) {
   if (depth > kMaxDepth) Fail("nested too deeply");
   std::string scratch;

@@ -35,6 +35,9 @@ class Reader {
   void Expect(char c);
   // A string value (escapes decoded to UTF-8) into *out.
   void String(std::string* out);
+  // A non-negative integer value (digits only: no sign, fraction or exponent) below 2^63, as
+  // binary formats' JSON headers write sizes and offsets (safetensors).
+  uint64_t Unsigned();
   // Validates and skips any value.
   void SkipValue(int depth = 0);
   // Calls member(key) for each member of an object; member must consume the value.
