@@ -5,7 +5,8 @@ the file's tensor names and shapes must be exactly the reference's parameters, o
 
     reference_models.py logits SYSTEM MODEL.safetensors IDS OUT
         IDS: token ids, rows separated by '/', ids by ','. Writes the reference's logits
-        (float64 weights from the file's F32) to OUT as a golden file (tools/golden_format.py).
+        (float64 weights from the file's F32) to OUT as a golden file (tools/golden_format.py),
+        with fp32_spread: max |logits in float32 - in float64| / max |logits|.
     reference_models.py perturb SYSTEM IN.safetensors OUT.safetensors
         Writes the weights changed in PyTorch (each scaled by 1 + 0.05 sin(index)), as F32
         without tinylm metadata: weights that come from elsewhere, for tinylm's import.
@@ -86,8 +87,15 @@ def main(argv):
         ids = torch.tensor([[int(x) for x in row.split(",")] for row in argv[3].split("/")], dtype=torch.int64)
         with torch.no_grad():
             logits = forward(P, ids)
-        golden_format.write(out, {"logits": logits.numpy()})
-        print("%s: %s logits %s from %d tensors" % (out, system, tuple(logits.shape), len(P)))
+            # How far the reference itself moves when run in float32: where ternary or 8-bit
+            # rounding boundaries are near (BitNet), an fp32 implementation cannot be closer.
+            torch.set_default_dtype(torch.float32)
+            fp32 = forward({n: t.to(torch.float32) for n, t in P.items()}, ids).to(torch.float64)
+            torch.set_default_dtype(torch.float64)
+        spread = ((fp32 - logits).abs().max() / logits.abs().max()).item()
+        golden_format.write(out, {"logits": logits.numpy(), "fp32_spread": np.array([spread])})
+        print("%s: %s logits %s from %d tensors; the reference in float32 differs by %.2g" %
+              (out, system, tuple(logits.shape), len(P), spread))
     else:
         changed = {}
         for n, t in P.items():
