@@ -10,7 +10,7 @@
 namespace tinylm {
 
 LossResult CrossEntropy(const Tensor& logits, const Tensor& targets, const Tensor& weights,
-                        const Tensor& dlogits) {
+                        const Tensor& dlogits, double normalizer) {
   const int64_t v = logits.dim(-1), n = logits.numel() / v;
   if (targets.numel() != n)
     throw std::invalid_argument("cross_entropy: " + std::to_string(targets.numel()) +
@@ -60,6 +60,7 @@ LossResult CrossEntropy(const Tensor& logits, const Tensor& targets, const Tenso
     }
   }
   r.weight_sum = wsum;
+  if (normalizer > 0.0) wsum = normalizer;
   r.loss = wsum > 0.0 ? wce / wsum : 0.0;
   if (dlogits.defined()) {
     // dL/dz_ij = w_i / W * (softmax_ij - [j == y_i])

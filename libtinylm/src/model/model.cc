@@ -429,7 +429,8 @@ void ForwardBackwardWithReconstruction(Context& ctx, LanguageModel& model, const
   {
     Tensor aux_logits = head.Forward(ctx, h, Mode::kTrain);
     Tensor d_aux = ctx.Pooled(aux_logits.shape());
-    r->reconstruction_loss = CrossEntropy(aux_logits, batch.inputs, batch.input_weights, d_aux).loss;
+    r->reconstruction_loss = CrossEntropy(aux_logits, batch.inputs, batch.input_weights, d_aux,
+                                          batch.reconstruction_normalizer).loss;
     aux_logits = Tensor();
     const float w = model.reconstruction_weight();
     for (int64_t i = 0; i < d_aux.numel(); ++i) d_aux.f32()[i] *= w;
@@ -438,7 +439,7 @@ void ForwardBackwardWithReconstruction(Context& ctx, LanguageModel& model, const
   Tensor logits = std::move(h);
   for (size_t i = 1; i < layers.size(); ++i) logits = layers[i]->Forward(ctx, logits, Mode::kTrain);
   Tensor dlogits = ctx.Pooled(logits.shape());
-  r->loss = CrossEntropy(logits, batch.targets, batch.weights, dlogits).loss;
+  r->loss = CrossEntropy(logits, batch.targets, batch.weights, dlogits, batch.loss_normalizer).loss;
   logits = Tensor();
   Tensor dh = dlogits;
   for (size_t i = layers.size() - 1; i >= 1; --i) dh = layers[i]->Backward(ctx, dh);
@@ -457,7 +458,7 @@ StepResult ForwardBackward(Context& ctx, LanguageModel& model, const Batch& batc
   } else {
     Tensor logits = model.Forward(ctx, batch.inputs, Mode::kTrain);
     Tensor dlogits = ctx.Pooled(logits.shape());
-    r.loss = CrossEntropy(logits, batch.targets, batch.weights, dlogits).loss;
+    r.loss = CrossEntropy(logits, batch.targets, batch.weights, dlogits, batch.loss_normalizer).loss;
     logits = Tensor();  // its buffer can take a gradient in backward
     model.Backward(ctx, dlogits);
   }

@@ -17,7 +17,9 @@ struct LossResult {
 
 // logits [N, V] (or [B, T, V]), targets int32 [N], weights f32 [N] or undefined.
 // If dlogits is defined (same shape as logits), writes dL/dlogits into it.
+// `normalizer` > 0 replaces sum_i w_i as W: a shard of a data-parallel batch divides by the
+// whole batch's weight, so the ranks' losses and gradients add up to the whole batch's.
 LossResult CrossEntropy(const Tensor& logits, const Tensor& targets, const Tensor& weights,
-                        const Tensor& dlogits);
+                        const Tensor& dlogits, double normalizer = 0.0);
 
 }  // namespace tinylm

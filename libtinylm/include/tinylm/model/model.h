@@ -80,6 +80,9 @@ struct Batch {
   // Weights of the inputs as targets of the reconstruction loss (the stage's ignore_targets
   // masked out); undefined: all 1.
   Tensor input_weights = Tensor();
+  // > 0: the loss divides by this instead of the batch's own weight sum (and the reconstruction
+  // loss by reconstruction_normalizer): a data-parallel shard divides by its whole batch's.
+  double loss_normalizer = 0.0, reconstruction_normalizer = 0.0;
 };
 
 struct StepResult {
