@@ -211,7 +211,7 @@ TEST(SafetensorsImport, WeightsThatDoNotFitTheModelAreRefused) {
       {"del t['blocks.3.0.alpha']", "no tensor 'blocks.3.0.alpha' (the model's [1])"},
       {"t['head.extra'] = torch.zeros(2)", "tensor 'head.extra' is not a parameter of the model"},
       {"t['blocks.0.0.qkv.weight'] = t['blocks.0.0.qkv.weight'].reshape(64, 192)",
-       "tensor 'blocks.0.0.qkv.weight' has shape [64, 192], the model's is [192, 64]"},
+       "tensor 'blocks.0.0.qkv.weight' has shape [64,192], the model's is [192,64]"},
       {"t['blocks.0.0.gamma1'] = torch.ones(1, dtype=torch.int64)", "tensor 'blocks.0.0.gamma1' is I64; weights must be F32, F16 or BF16"},
   };
   for (const auto& [change, error] : cases) {

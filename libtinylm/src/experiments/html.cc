@@ -1,5 +1,6 @@
 #include "tinylm/experiments/html.h"
 
+#include <absl/strings/match.h>
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_split.h>
 #include <absl/strings/strip.h>
@@ -57,6 +58,13 @@ std::vector<std::vector<std::string>> MarkdownTableRows(const std::string& markd
     if (!rule) rows.push_back(std::move(cells));
   }
   return rows;
+}
+
+std::string VerdictClass(const std::string& verdict) {
+  if (verdict.empty()) return "";
+  if (absl::StartsWith(verdict, "better")) return "verdict better";
+  if (absl::StartsWith(verdict, "worse")) return "verdict worse";
+  return "verdict undecided";
 }
 
 namespace {

@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <absl/strings/match.h>
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_format.h>
 #include <absl/strings/str_join.h>
@@ -67,12 +66,6 @@ Cell MeanSd(const Stats& s, int decimals) {
                                  : FormatNumber(s.mean, decimals) + " ± " + FormatNumber(s.sd, decimals));
 }
 
-std::string VerdictClass(const std::string& verdict) {
-  if (absl::StartsWith(verdict, "better")) return "better";
-  if (absl::StartsWith(verdict, "worse")) return "worse";
-  return verdict.empty() ? "" : "undecided";
-}
-
 constexpr char kHeader[][32] = {"ablation", "base", "changes", "params (baseline)", "params (variant)", "seeds",
                                 "bits/byte baseline", "bits/byte variant", "Δ bits/byte [95% CI]", "verdict",
                                 "tokens/s baseline", "tokens/s variant", "finished (UTC)"};
@@ -109,7 +102,7 @@ std::vector<Cell> Row(const LeaderboardEntry& e) {
     // The verdict's words in the cell, its reasons ("detects ±x; needs N seeds") on hover.
     const std::string& v = m.verdict();
     const size_t paren = v.find(" (");
-    Cell cell = Text(v.substr(0, paren), "verdict " + VerdictClass(v));
+    Cell cell = Text(v.substr(0, paren), VerdictClass(v));
     if (paren != std::string::npos) cell.title = v;
     row.push_back(cell);
   } else {

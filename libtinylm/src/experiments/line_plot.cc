@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "tinylm/experiments/html.h"
+
 namespace tinylm {
 
 std::string SiNumber(double v, const char* separator) {
@@ -14,21 +16,6 @@ std::string SiNumber(double v, const char* separator) {
   while (std::fabs(v) >= 1000 && i < 6) v /= 1000, ++i;
   return absl::StrFormat("%.3g%s%s", v, separator, unit[i]);
 }
-
-namespace {
-
-std::string Escape(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '<') out += "&lt;";
-    else if (ch == '>') out += "&gt;";
-    else if (ch == '&') out += "&amp;";
-    else out += ch;
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string RenderSvg(const LinePlot& plot) {
   const double W = 860, H = 480, L = 70, R = 170, T = 40, B = 50;
@@ -54,7 +41,7 @@ std::string RenderSvg(const LinePlot& plot) {
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"12\">\n"
       "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
       "<text x=\"%.0f\" y=\"22\" font-size=\"15\">%s</text>\n",
-      W, H, L, Escape(plot.title));
+      W, H, L, HtmlEscape(plot.title));
   for (int i = 0; i <= 5; ++i) {
     const double v = ymin + (ymax - ymin) * i / 5;
     const double tx = xmin + (xmax - xmin) * i / 5, x = plot.log_x ? std::pow(10.0, tx) : tx;
@@ -66,7 +53,7 @@ std::string RenderSvg(const LinePlot& plot) {
   absl::StrAppendFormat(&s, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#444\"/>\n", L, T,
                         W - L - R, H - T - B);
   absl::StrAppendFormat(&s, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>\n", (L + W - R) / 2, H - 10,
-                        Escape(plot.x_label));
+                        HtmlEscape(plot.x_label));
   double ly = T + 10;
   for (const PlotSeries& sr : plot.series) {
     std::string pts;
@@ -82,7 +69,7 @@ std::string RenderSvg(const LinePlot& plot) {
     if (sr.legend.empty()) continue;
     absl::StrAppendFormat(&s, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" stroke-width=\"%.1f\" stroke-opacity=\"%.2f\"/>\n",
                           W - R + 15, ly, W - R + 40, ly, sr.color, std::max(sr.width, 1.5), std::max(sr.opacity, 0.35));
-    absl::StrAppendFormat(&s, "<text x=\"%.0f\" y=\"%.0f\">%s</text>\n", W - R + 45, ly + 4, Escape(sr.legend));
+    absl::StrAppendFormat(&s, "<text x=\"%.0f\" y=\"%.0f\">%s</text>\n", W - R + 45, ly + 4, HtmlEscape(sr.legend));
     ly += 22;
   }
   return s + "</svg>\n";

@@ -214,6 +214,8 @@ const char kComparisonMethod[] =
     "of the observed size would need. Validation loss and bits per byte are unweighted cross-entropy; bits per byte "
     "divide by the UTF-8 bytes of the text, so different tokenizers compare fairly.";
 
+const char kTokenizersDifferNote[] = "per-token loss and accuracy are not comparable; compare bits per byte.";
+
 const char kEqualFlopsNote[] =
     "Equal compute: the variant's token budgets were scaled so that each stage costs it the baseline's training FLOPs "
     "(tokens seen differ on purpose).";
@@ -279,7 +281,7 @@ std::vector<std::string> CollapseWarnings(const Comparison& c) {
 }
 
 std::string ComparisonTable(const Comparison& c) {
-  const std::string note = c.same_tokenizer ? "" : "Tokenizers differ: per-token loss and accuracy are not comparable; compare bits per byte.\n";
+  const std::string note = c.same_tokenizer ? "" : std::string("Tokenizers differ: ") + kTokenizersDifferNote + "\n";
   std::string out = TextTable(ComparisonRows(c));
   for (const std::string& w : CollapseWarnings(c)) out += "Warning: " + w + "\n";
   for (const std::string& d : DivergenceNotes(c)) out += "Diverged: " + d + " (left out above)\n";
@@ -397,7 +399,7 @@ std::string ReportMarkdown(const Comparison& c, const std::string& command) {
   if (c.sequential) absl::StrAppend(&md, "\n**", SequentialNote(c), "**\n");
   if (c.equal_flops) absl::StrAppend(&md, "\n**", kEqualFlopsNote, "**\n");
   if (!c.same_tokenizer)
-    absl::StrAppend(&md, "\n**Tokenizers differ**: per-token loss and accuracy are not comparable; compare bits per byte.\n");
+    absl::StrAppend(&md, "\n**Tokenizers differ**: ", kTokenizersDifferNote, "\n");
   absl::StrAppend(&md, "\n", kComparisonMethod, "\n\n![curves](curves.svg)\n\n");
   if (!c.baseline_flops.empty() || !c.variant_flops.empty())
     absl::StrAppend(&md, "The same curves against training FLOPs (each arm's own cost per token):\n\n"

@@ -1,6 +1,5 @@
 #include "tinylm/experiments/report_html.h"
 
-#include <absl/strings/match.h>
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_format.h>
 #include <absl/strings/str_split.h>
@@ -16,11 +15,7 @@ namespace {
 std::string ResultsTable(const Comparison& c) {
   const bool compare = !c.baseline.empty();
   return HtmlTable(ComparisonRows(c), "results", [&](size_t, size_t col, const std::string& text) -> std::string {
-    if (compare && col == 4) {
-      if (absl::StartsWith(text, "better")) return "verdict better";
-      if (absl::StartsWith(text, "worse")) return "verdict worse";
-      return text.empty() ? "" : "verdict undecided";
-    }
+    if (compare && col == 4) return VerdictClass(text);
     return col > 0 ? "num" : "";
   });
 }
@@ -34,7 +29,7 @@ std::string Notes(const Comparison& c) {
   for (const std::string& d : DivergenceNotes(c)) note("Diverged:", d + " (left out of the table).");
   if (c.sequential) note("Sequential:", SequentialNote(c));
   if (c.equal_flops) note("Equal compute:", kEqualFlopsNote);
-  if (!c.same_tokenizer) note("Tokenizers differ:", "per-token loss and accuracy are not comparable; compare bits per byte.");
+  if (!c.same_tokenizer) note("Tokenizers differ:", kTokenizersDifferNote);
   return out;
 }
 

@@ -468,11 +468,15 @@ StepResult ForwardBackward(Context& ctx, LanguageModel& model, const Batch& batc
 StepResult TrainStep(Context& ctx, LanguageModel& model, AdamW& opt, const Batch& batch, float lr,
                      double grad_clip) {
   StepResult r = ForwardBackward(ctx, model, batch);
-  r.grad_norm = ClipGradNorm(model.store(), grad_clip);
-  r.lr = lr;
-  r.finite = std::isfinite(r.loss) && std::isfinite(r.reconstruction_loss) && std::isfinite(r.grad_norm);
-  if (r.finite) opt.Step(model.store(), lr);
+  ApplyGradients(model, opt, lr, grad_clip, &r);
   return r;
+}
+
+void ApplyGradients(LanguageModel& model, AdamW& opt, float lr, double grad_clip, StepResult* r) {
+  r->grad_norm = ClipGradNorm(model.store(), grad_clip);
+  r->lr = lr;
+  r->finite = std::isfinite(r->loss) && std::isfinite(r->reconstruction_loss) && std::isfinite(r->grad_norm);
+  if (r->finite) opt.Step(model.store(), lr);
 }
 
 }  // namespace tinylm

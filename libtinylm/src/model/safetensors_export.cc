@@ -16,16 +16,6 @@
 
 namespace tinylm {
 
-namespace {
-
-std::string ShapeText(const std::vector<int64_t>& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
-}  // namespace
-
 SafetensorsExportStats ExportSafetensors(const std::string& checkpoint, const std::string& out) {
   if (IsPackedModelFile(checkpoint))
     throw std::runtime_error(checkpoint + ": a packed model holds no latent weights; export its training checkpoint");
@@ -76,10 +66,10 @@ SafetensorsExportStats ImportSafetensors(const std::string& in, const std::strin
   for (const auto& p : store.params()) {
     names.insert(p->name);
     const SafetensorsEntry* e = f.Find(p->name);
-    if (!e) throw std::runtime_error(in + ": no tensor '" + p->name + "' (the model's " + ShapeText(p->shape) + ")");
+    if (!e) throw std::runtime_error(in + ": no tensor '" + p->name + "' (the model's " + ShapeString(p->shape) + ")");
     if (e->shape != p->shape)
-      throw std::runtime_error(in + ": tensor '" + p->name + "' has shape " + ShapeText(e->shape) + ", the model's is " +
-                               ShapeText(p->shape));
+      throw std::runtime_error(in + ": tensor '" + p->name + "' has shape " + ShapeString(e->shape) + ", the model's is " +
+                               ShapeString(p->shape));
     const std::vector<float> v = f.Floats(*e);
     std::memcpy(p->value.f32(), v.data(), v.size() * sizeof(float));
     ++stats.tensors;

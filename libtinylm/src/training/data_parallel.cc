@@ -1,6 +1,5 @@
 #include "tinylm/training/data_parallel.h"
 
-#include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -56,10 +55,7 @@ StepResult DataParallelTrainStep(Context& ctx, LanguageModel& model, AdamW& opt,
   comm.AllreduceSum(losses, 2);
   r.loss = losses[0];
   r.reconstruction_loss = losses[1];
-  r.grad_norm = ClipGradNorm(store, grad_clip);
-  r.lr = lr;
-  r.finite = std::isfinite(r.loss) && std::isfinite(r.reconstruction_loss) && std::isfinite(r.grad_norm);
-  if (r.finite) opt.Step(store, lr);
+  ApplyGradients(model, opt, lr, grad_clip, &r);
   return r;
 }
 

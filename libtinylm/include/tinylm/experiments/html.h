@@ -21,6 +21,10 @@ std::string HtmlTable(const std::vector<std::vector<std::string>>& rows, const s
 // speed tables are built as markdown for report.md and reused here.
 std::vector<std::vector<std::string>> MarkdownTableRows(const std::string& markdown);
 
+// The class that colours a verdict cell: "verdict better", "verdict worse", "verdict undecided"
+// (any other verdict), or "" for none.
+std::string VerdictClass(const std::string& verdict);
+
 // A whole page: title, inline style, `body`, and `script` (may be empty) at the end. A `wide`
 // page uses the window's whole width (the leaderboard's many columns).
 std::string HtmlPage(const std::string& title, const std::string& body, const std::string& script = "", bool wide = false);

@@ -82,6 +82,8 @@ std::vector<std::string> CollapseWarnings(const Comparison& c);
 extern const char kComparisonMethod[];
 // The note under the table when the variant's budgets were scaled to equal FLOPs.
 extern const char kEqualFlopsNote[];
+// The note under the table when the arms' tokenizers differ.
+extern const char kTokenizersDifferNote[];
 
 // The table's rows: a header, then [metric, baseline, variant, difference [95% CI], verdict] (for
 // a single experiment [metric, mean ± sd]); diverged runs left out (DivergenceNotes lists them).

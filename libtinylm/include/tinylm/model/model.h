@@ -98,6 +98,10 @@ struct StepResult {
 // reconstruction loss when the model has one); returns the losses (grad_norm and lr unset).
 StepResult ForwardBackward(Context& ctx, LanguageModel& model, const Batch& batch);
 
+// The update after the gradients are in place: clip, then AdamW unless anything is not finite
+// (sets r->grad_norm, r->lr and r->finite). TrainStep and the data-parallel step share it.
+void ApplyGradients(LanguageModel& model, AdamW& opt, float lr, double grad_clip, StepResult* r);
+
 // One optimisation step: ForwardBackward, clip, AdamW — skipped when anything is not finite
 // (r.finite false). ctx.step() should be set by the caller (it keys dropout masks).
 StepResult TrainStep(Context& ctx, LanguageModel& model, AdamW& opt, const Batch& batch, float lr,
