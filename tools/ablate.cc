@@ -5,10 +5,13 @@
 //          [--sequential MAX [--resolution X]] [--out DIR] [--resume] [--data-dir DIR]
 //          [--set path=value]...
 //   ablate --suite BASE.pbtxt | ABLATION.pbtxt... [--metric ROW] [same options]
+//   mpirun -np N ablate ... [--data-parallel]   (docs/scaling.md)
 
 #include <boost/program_options.hpp>
 #include <google/protobuf/text_format.h>
 #include <absl/strings/str_join.h>
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
@@ -71,6 +74,15 @@ int ListPlugins() {
   return 0;
 }
 
+// Exit status 3 when runs of a sweep over MPI ranks were lost (their ranks stopped): the report
+// was written without them, and a script must not take it for the whole comparison.
+int LostRunsExit(size_t lost) {
+  if (lost == 0) return 0;
+  std::fprintf(stderr, "ablate: %zu run%s lost (listed above and in the report); --resume trains %s\n", lost,
+               lost == 1 ? "" : "s", lost == 1 ? "it" : "them");
+  return 3;
+}
+
 // ablate --suite: the ablations (of a base, or as listed), each run in turn — the shared
 // baseline's runs are cached after the first — then the leaderboard.
 int RunSuite(const std::vector<std::string>& paths, const std::string& metric, const AblationOptions& o) {
@@ -92,13 +104,16 @@ int RunSuite(const std::vector<std::string>& paths, const std::string& metric, c
   std::printf("suite %s: %zu ablations ranked by %s\n", suite.name.c_str(), specs.size(), metric.c_str());
   for (const std::string& p : specs) std::printf("  %s\n", p.c_str());
   std::string out;
+  size_t lost = 0;
   for (const std::string& p : specs) {
     std::printf("\n======== %s ========\n", p.c_str());
     suite.specs.push_back(p);
     suite.comparisons.push_back(RunAblation(p, o));
     out = suite.comparisons.back().output_dir;
+    lost += suite.comparisons.back().lost.size();
   }
   if (o.dry_run) return 0;
+  if (!WritesReports(o)) return LostRunsExit(lost);
   const std::string table = LeaderboardTable(suite);
   std::printf("\n%s: leaderboard by %s\n%s", suite.name.c_str(), metric.c_str(), table.c_str());
   const fs::path dir = fs::path(out) / suite.name;
@@ -109,7 +124,7 @@ int RunSuite(const std::vector<std::string>& paths, const std::string& metric, c
   WriteFileAtomic((dir / "report.md").string(), SuiteReportMarkdown(suite, command));
   WriteFileAtomic((dir / "summary.json").string(), SuiteSummaryJson(suite));
   std::printf("report: %s\n", (dir / "report.md").c_str());
-  return 0;
+  return LostRunsExit(lost);
 }
 
 int WriteIndex(const std::string& dir) {
@@ -124,6 +139,26 @@ int WriteIndex(const std::string& dir) {
     std::fprintf(stderr, "ablate: error: %s\n", e.what());
     return 1;
   }
+}
+
+// Under mpirun every rank runs this program; rank 0 talks to the terminal and the others log to
+// <output_dir>/.ranks/rank<r>.log (errors still go to stderr), each run opening with its pid.
+void LogOtherRanksToFiles(const Communicator& world, const std::string& output_dir, int argc, char** argv) {
+  if (world.rank() == 0) return;
+  const fs::path dir = fs::path(output_dir) / ".ranks";
+  fs::create_directories(dir);
+  const std::string log = (dir / ("rank" + std::to_string(world.rank()) + ".log")).string();
+  if (!std::freopen(log.c_str(), "a", stdout)) return;  // keep the terminal then
+  std::string command;
+  for (int i = 0; i < argc; ++i) command += std::string(i ? " " : "") + argv[i];
+  std::printf("==== rank %d of %d, pid %d: %s\n", world.rank(), world.size(), static_cast<int>(getpid()), command.c_str());
+  std::fflush(stdout);
+}
+
+// " on rank r" under mpirun, so that an error names where it happened.
+std::string DistributedLabel() {
+  const Communicator& world = Communicator::World();
+  return world.distributed() ? " on rank " + std::to_string(world.rank()) : "";
 }
 
 int Main(int argc, char** argv) {
@@ -152,6 +187,8 @@ int Main(int argc, char** argv) {
       ("metric", po::value(&suite_metric), "suite: the table row that ranks and decides (default \"val bits/byte\")")
       ("index", po::value<std::string>(), "rewrite DIR/index.html, the leaderboard of every ablation finished in DIR "
                                           "(ablate writes it after each ablation), and exit")
+      ("data-parallel", "under mpirun: train each run on all ranks together, every batch split between them "
+                        "(default under mpirun: the runs spread over the ranks)")
       ("list-plugins", "list the plugins on the search path with the components and config messages they register")
       ("set", po::value(&sets)->composing(), "override a spec field for baseline and variant: --set path.to.field=value");
   po::variables_map vm;
@@ -200,22 +237,41 @@ int Main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i)
       if (std::find(spec_paths.begin(), spec_paths.end(), argv[i]) == spec_paths.end() && std::string(argv[i]) != "--suite")
         o.flags += std::string(o.flags.empty() ? "" : " ") + argv[i];
-    if (!suite) {
-      RunAblation(spec_paths[0], o);
-      return 0;
+    // Under mpirun: the ranks train each run together, or share out the runs.
+    Communicator& world = Communicator::World();
+    std::unique_ptr<RankSweep> sweep;
+    if (vm.count("data-parallel") && !world.distributed())
+      std::printf("ablate: --data-parallel: one process (not started by mpirun, or built without MPI); training alone\n");
+    if (world.distributed()) {
+      const std::string output_dir = LoadSpec(spec_paths[0], overrides).variant().output_dir();
+      LogOtherRanksToFiles(world, output_dir, argc, argv);
+      if (vm.count("data-parallel"))
+        o.data_parallel = &world;
+      else
+        sweep = std::make_unique<RankSweep>(world, output_dir);
+      o.sweep = sweep.get();
+      std::printf("ablate: %d MPI ranks, %s; other ranks log to %s/.ranks/\n", world.size(),
+                  o.data_parallel ? "data parallel (each run on all ranks)" : "runs spread over the ranks",
+                  output_dir.c_str());
     }
+    if (!suite) return LostRunsExit(RunAblation(spec_paths[0], o).lost.size());
     return RunSuite(spec_paths, suite_metric, o);
   } catch (const SpecError& e) {
-    std::fprintf(stderr, "ablate: error: %s\n", e.what());
+    // Every rank of an MPI job reads the same spec and finds the same fault: one says it.
+    if (Communicator::World().rank() == 0) std::fprintf(stderr, "ablate: error: %s\n", e.what());
     return 2;
   } catch (const RunInterrupted& e) {
     // Every run in progress wrote a checkpoint at its last step; finished runs are cached.
-    const int sig = InterruptSignal();
+    // (A data-parallel rank that was not signalled itself stops because another one was.)
+    const int sig = InterruptSignal() != 0 ? InterruptSignal() : SIGTERM;
     std::fprintf(stderr, "\nablate: stopped by %s: %s\nablate: continue with the same command and --resume\n",
                  sig == SIGINT ? "SIGINT" : "SIGTERM", e.what());
     return 128 + sig;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "ablate: error: %s\n", e.what());
+    std::fprintf(stderr, "ablate: error%s: %s\n", DistributedLabel().c_str(), e.what());
+    // Data-parallel ranks wait for each other in every step: one that fails alone would leave
+    // the rest waiting forever, so the job ends (a sweep's ranks do not wait for a failed one).
+    if (vm.count("data-parallel")) Communicator::World().Abort(1);
     return 1;
   }
 }

@@ -5,7 +5,8 @@
 // gradient norms must agree to 1e-6 and, after the last step, every weight to 1e-5 (relative to
 // the largest); the data-parallel weights must be bit-identical on every rank. Batches carry
 // loss weights with zeros (prompt masking), so each shard's loss must divide by the whole
-// batch's weight. Exit status 0 when everything holds; each failure is printed.
+// batch's weight; the model has dropout, so each rank must draw the single process's masks for its
+// rows (Context::set_shard). Exit status 0 when everything holds; each failure is printed.
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -65,6 +66,7 @@ int main() {
   cfg.set_heads(2);
   cfg.set_ffn_hidden(48);
   cfg.set_context(16);
+  cfg.set_dropout(0.2f);  // masks keyed by the global element: N ranks draw the single process's
   auto alone = BuildTransformer(cfg), together = BuildTransformer(cfg);
   alone->store().Allocate(11);
   together->store().Allocate(11);

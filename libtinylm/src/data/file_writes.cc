@@ -137,4 +137,12 @@ FileLock::FileLock(const std::string& path, const std::function<void()>& waiting
 
 FileLock::~FileLock() { ::close(fd_); }  // closing releases the lock
 
+bool LockIsFree(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return true;  // nobody ever took it
+  const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+  ::close(fd);
+  return free;
+}
+
 }  // namespace tinylm

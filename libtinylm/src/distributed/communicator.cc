@@ -28,12 +28,14 @@ void Check(int code, const char* what) {
   throw std::runtime_error(std::string("MPI ") + what + ": " + std::string(text, len));
 }
 
+bool skip_finalize = false;
+
 // Finalises MPI when the program ends (after main returns, before the runtime is torn down).
 struct Finalizer {
   ~Finalizer() {
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (!finalized) MPI_Finalize();
+    if (!finalized && !skip_finalize) MPI_Finalize();
   }
 };
 
@@ -85,6 +87,21 @@ std::string Communicator::Broadcast(const std::string& bytes, int root) {
   return out;
 }
 
+void Communicator::Broadcast(float* data, int64_t n, int root) {
+  if (size_ == 1) return;
+  for (int64_t at = 0; at < n; at += kBucketFloats) {
+    const int count = static_cast<int>(std::min<int64_t>(kBucketFloats, n - at));
+    Check(MPI_Bcast(data + at, count, MPI_FLOAT, root, MPI_COMM_WORLD), "Bcast");
+  }
+}
+
+bool Communicator::BroadcastFlag(bool flag, int root) {
+  if (size_ == 1) return flag;
+  int v = flag ? 1 : 0;
+  Check(MPI_Bcast(&v, 1, MPI_INT, root, MPI_COMM_WORLD), "Bcast");
+  return v != 0;
+}
+
 std::vector<std::string> Communicator::Gather(const std::string& mine, int root) {
   if (size_ == 1) return {mine};
   int n = static_cast<int>(mine.size());
@@ -108,6 +125,12 @@ void Communicator::Barrier() {
   if (size_ > 1) Check(MPI_Barrier(MPI_COMM_WORLD), "Barrier");
 }
 
+void Communicator::Abort(int code) {
+  if (size_ > 1) MPI_Abort(MPI_COMM_WORLD, code);
+}
+
+void Communicator::SkipFinalize() { skip_finalize = true; }
+
 #else  // built without MPI: one process
 
 bool Communicator::Built() { return false; }
@@ -116,8 +139,12 @@ void Communicator::AllreduceSum(float*, int64_t) {}
 void Communicator::AllreduceSum(double*, int64_t) {}
 bool Communicator::AnyTrue(bool mine) { return mine; }
 std::string Communicator::Broadcast(const std::string& bytes, int) { return bytes; }
+void Communicator::Broadcast(float*, int64_t, int) {}
+bool Communicator::BroadcastFlag(bool flag, int) { return flag; }
 std::vector<std::string> Communicator::Gather(const std::string& mine, int) { return {mine}; }
 void Communicator::Barrier() {}
+void Communicator::Abort(int) {}
+void Communicator::SkipFinalize() {}
 
 #endif
 

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <set>
 
 #include "tinylm/data/data.h"
 #include "tinylm/data/file_writes.h"
@@ -151,7 +152,29 @@ std::string AblationMetricsCsv(const Comparison& cmp, const fs::path& runs_dir) 
   return csv;
 }
 
+// Data-parallel training (ablate --data-parallel under mpirun): one run at a time over all ranks,
+// each stage's batch split evenly between them. Returns the jobs to use (1).
+int DataParallelPlan(const ResolvedSpec& rs, const Experiment& variant, const Experiment* baseline,
+                     const Communicator& comm) {
+  for (const Experiment* e : {&variant, baseline})
+    for (size_t i = 0; e && i < e->stages.size(); ++i)
+      if (e->stages[i].spec.batch_size() % comm.size() != 0)
+        throw rs.ErrorAt(absl::StrFormat("stages[%d].batch_size", i),
+                         absl::StrFormat("%d rows do not split evenly over %d data-parallel ranks (%s)",
+                                         e->stages[i].spec.batch_size(), comm.size(), e->role),
+                         e == baseline);
+  std::printf("\ndata parallel: every run trained by all %d ranks together, %d rows of each batch per rank%s",
+              comm.size(), variant.stages[0].spec.batch_size() / comm.size(),
+              variant.spec.jobs() > 1 ? absl::StrFormat(" (one run at a time: the spec's jobs %d do not apply)",
+                                                        variant.spec.jobs()).c_str() : "");
+  return 1;
+}
+
 }  // namespace
+
+bool WritesReports(const AblationOptions& o) {
+  return o.sweep ? o.sweep->Leads() : Communicator::World().rank() == 0;
+}
 
 Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
   // Everything is validated before anything is trained or written.
@@ -215,7 +238,9 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
   std::printf("\nseeds:");
   for (uint64_t s : variant.seeds) std::printf(" %llu", static_cast<unsigned long long>(s));
   // Runs trained side by side, each on its share of the cores (runtime.threads, when set, wins).
-  const int jobs = variant.spec.jobs(), speed_threads = variant.spec.runtime().threads();
+  int jobs = variant.spec.jobs();
+  const int speed_threads = variant.spec.runtime().threads();
+  if (o.data_parallel) jobs = DataParallelPlan(rs, variant, baseline.get(), *o.data_parallel);
   if (jobs > 1) {
     const int threads = speed_threads > 0 ? speed_threads : ThreadsPerJob(jobs);
     variant = WithThreads(variant, threads);
@@ -239,11 +264,17 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
 
   const fs::path out = variant.spec.output_dir();
   const fs::path report_dir = out / cmp.name;
-  fs::create_directories(report_dir);
-  fs::remove(report_dir / "summary.json");  // not finished until written again at the end
-  WriteFileAtomic((report_dir / "variant.pbtxt").string(), variant.spec_text);
-  if (baseline) WriteFileAtomic((report_dir / "baseline.pbtxt").string(), baseline->spec_text);
+  // Under mpirun one rank writes the report: rank 0, or in a sweep the lowest one still alive.
+  const bool first_rank = Communicator::World().rank() == 0;
+  if (first_rank) {
+    fs::create_directories(report_dir);
+    fs::remove(report_dir / "summary.json");  // not finished until written again at the end
+    WriteFileAtomic((report_dir / "variant.pbtxt").string(), variant.spec_text);
+    if (baseline) WriteFileAtomic((report_dir / "baseline.pbtxt").string(), baseline->spec_text);
+  }
   const bool tty = jobs == 1 && isatty(fileno(stdout));  // side-by-side runs print whole lines
+  // Data-parallel: rank 0 holds the run's lock and reads its cache for all (TrainRun).
+  const bool run_writer = !o.data_parallel || first_rank;
   // Runs live in content-addressed directories (spec, seed, code, data): a baseline shared by
   // a suite of ablations trains once per seed, and a finished run is never trained again.
   const TrainRunFn train = [&](const Experiment& e, uint64_t seed, const std::string& label) {
@@ -253,18 +284,23 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
     ro.resume = o.resume;
     ro.label = label;
     ro.tty = tty;
-    fs::create_directories(ro.dir);
-    const FileLock lock(ro.dir + "/.lock", [&] {
-      std::printf("%s waiting: another process is training %s\n", ro.label.c_str(), ro.dir.c_str());
+    ro.data_parallel = o.data_parallel;
+    std::unique_ptr<FileLock> lock;
+    if (run_writer) {
+      fs::create_directories(ro.dir);
+      lock = std::make_unique<FileLock>(ro.dir + "/.lock", [&] {
+        std::printf("%s waiting: another process is training %s\n", ro.label.c_str(), ro.dir.c_str());
+        std::fflush(stdout);
+      });
+      proto::RunSummary cached;
+      const bool finished = ReadFinishedRun(ro.dir, &cached) && cached.spec_hash() == e.CacheKey(seed);
+      std::printf("%s %s %s\n", ro.label.c_str(), finished ? "cached:" : "training ->", ro.dir.c_str());
       std::fflush(stdout);
-    });
-    proto::RunSummary cached;
-    if (ReadFinishedRun(ro.dir, &cached) && cached.spec_hash() == e.CacheKey(seed)) {
-      std::printf("%s cached: %s\n", ro.label.c_str(), ro.dir.c_str());
-      return cached;
     }
-    std::printf("%s training -> %s\n", ro.label.c_str(), ro.dir.c_str());
-    return TrainRun(e, ro);
+    return TrainRun(e, ro);  // the cached summary when finished
+  };
+  const TrainAllFn train_all = [&](const std::vector<RunRequest>& requests) {
+    return o.sweep ? o.sweep->TrainAll(requests, jobs, train) : TrainRuns(requests, jobs, train);
   };
   if (cmp.lr_sweep) {
     // Each arm at its own best rate: the arms are replaced by their chosen versions.
@@ -272,21 +308,29 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
     for (auto [arm, sweep, compute] : {std::tuple{baseline.get(), &q.baseline, &baseline_compute},
                                        std::tuple{&variant, &q.variant, &variant_compute}}) {
       Experiment chosen = *arm;
-      *sweep = SweepLearningRate(*arm, q.grid, q.seed, train, jobs, &chosen);
+      *sweep = SweepLearningRate(*arm, q.grid, q.seed, train_all, &chosen);
       for (size_t i = 0; i < sweep->runs.size(); ++i) AnnotateRun(AtLearningRate(*arm, q.grid[i]), *compute, &sweep->runs[i]);
       *arm = std::move(chosen);
       std::printf("[%s] learning rate %.3g%s\n", arm->role.c_str(), sweep->chosen_lr,
                   sweep->all_diverged ? " (the spec's: every rate of the sweep diverged)" : "");
     }
   }
-  // Both arms of each seed, `jobs` runs at once.
+  // Both arms of each seed, `jobs` runs at once. A seed with a lost run (its MPI rank stopped)
+  // is left out of both arms and listed.
   auto run_pairs = [&](const std::vector<uint64_t>& seeds) {
     std::vector<RunRequest> requests;
     for (uint64_t seed : seeds)
       for (const Experiment* e : {static_cast<const Experiment*>(baseline.get()), static_cast<const Experiment*>(&variant)})
         if (e) requests.push_back({e, seed, "[" + e->role + " seed " + std::to_string(seed) + "]"});
-    std::vector<proto::RunSummary> runs = TrainRuns(requests, jobs, train);
+    std::vector<proto::RunSummary> runs = train_all(requests);
+    std::set<uint64_t> lost_seeds;
+    for (size_t i = 0; i < runs.size(); ++i)
+      if (runs[i].has_lost()) {
+        lost_seeds.insert(requests[i].seed);
+        cmp.lost.push_back(requests[i].label + ": " + runs[i].lost());
+      }
     for (size_t i = 0; i < runs.size(); ++i) {
+      if (lost_seeds.count(requests[i].seed)) continue;
       const bool is_baseline = requests[i].experiment == baseline.get();
       AnnotateRun(*requests[i].experiment, is_baseline ? baseline_compute : variant_compute, &runs[i]);
       (is_baseline ? cmp.baseline : cmp.variant).push_back(std::move(runs[i]));
@@ -294,6 +338,7 @@ Comparison RunAblation(const std::string& spec_path, const AblationOptions& o) {
   };
   run_pairs(variant.seeds);
   if (cmp.sequential) AddSeedsSequentially(variant.seeds, run_pairs, &cmp);
+  if (!WritesReports(o)) return cmp;  // another rank reports
   if (baseline && o.speed_rounds > 0) {
     std::printf("\nspeed: %d alternating rounds per arm ...\n", o.speed_rounds);
     std::fflush(stdout);

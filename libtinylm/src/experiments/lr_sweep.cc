@@ -27,21 +27,21 @@ int BestRun(const std::vector<proto::RunSummary>& runs) {
   int best = -1;
   for (int i = 0; i < static_cast<int>(runs.size()); ++i) {
     const auto& r = runs[i];
-    if (r.has_divergence() || !std::isfinite(r.val_loss())) continue;
+    if (r.has_divergence() || r.has_lost() || !std::isfinite(r.val_loss())) continue;
     if (best < 0 || r.val_loss() < runs[best].val_loss()) best = i;
   }
   return best;
 }
 
 Comparison::LrSweep::Arm SweepLearningRate(const Experiment& arm, const std::vector<double>& grid, uint64_t seed,
-                                           const TrainRunFn& train, int jobs, Experiment* chosen) {
+                                           const TrainAllFn& train_all, Experiment* chosen) {
   Comparison::LrSweep::Arm out;
   std::vector<Experiment> at_rates;
   for (double lr : grid) at_rates.push_back(AtLearningRate(arm, lr));
   std::vector<RunRequest> requests;
   for (size_t i = 0; i < grid.size(); ++i)
     requests.push_back({&at_rates[i], seed, absl::StrFormat("[%s lr %.3g seed %d]", arm.role, grid[i], seed)});
-  out.runs = TrainRuns(requests, jobs, train);
+  out.runs = train_all(requests);
   const int best = BestRun(out.runs);
   out.all_diverged = best < 0;
   out.chosen_lr = out.all_diverged ? arm.stages[0].spec.optimizer().lr() : grid[best];

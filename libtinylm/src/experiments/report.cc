@@ -285,6 +285,7 @@ std::string ComparisonTable(const Comparison& c) {
   std::string out = TextTable(ComparisonRows(c));
   for (const std::string& w : CollapseWarnings(c)) out += "Warning: " + w + "\n";
   for (const std::string& d : DivergenceNotes(c)) out += "Diverged: " + d + " (left out above)\n";
+  for (const std::string& l : c.lost) out += "Lost: " + l + " (its seed left out above; --resume trains it)\n";
   if (c.sequential) out += SequentialNote(c) + "\n";
   if (c.equal_flops) out += kEqualFlopsNote + std::string("\n");
   return out + note;
@@ -347,6 +348,7 @@ std::string LrSweepTable(const Comparison& c) {
     if (i >= arm.runs.size()) return "";
     const proto::RunSummary& r = arm.runs[i];
     if (r.has_divergence()) return "diverged";
+    if (r.has_lost()) return "lost";
     return absl::StrFormat("%.4f%s", r.val_loss(), !arm.all_diverged && q.grid[i] == arm.chosen_lr ? " *" : "");
   };
   for (size_t i = 0; i < q.grid.size(); ++i)
@@ -374,7 +376,7 @@ std::string LrSweepSvg(const Comparison& c) {
   auto series = [&](const Comparison::LrSweep::Arm& arm, const char* color, const char* label) {
     PlotSeries s{{}, color, 2.0, 0.95, true, label};
     for (size_t i = 0; i < q.grid.size() && i < arm.runs.size(); ++i)
-      if (!arm.runs[i].has_divergence()) s.points.push_back({q.grid[i], arm.runs[i].val_loss()});
+      if (!arm.runs[i].has_divergence() && !arm.runs[i].has_lost()) s.points.push_back({q.grid[i], arm.runs[i].val_loss()});
     return s;
   };
   plot.series.push_back(series(q.baseline, "#1f77b4", "baseline"));
@@ -396,6 +398,8 @@ std::string ReportMarkdown(const Comparison& c, const std::string& command) {
   md += MarkdownTable(ComparisonRows(c));
   for (const std::string& w : CollapseWarnings(c)) absl::StrAppend(&md, "\n**Warning**: ", w, "\n");
   for (const std::string& d : DivergenceNotes(c)) absl::StrAppend(&md, "\n**Diverged**: ", d, " (left out of the table).\n");
+  for (const std::string& l : c.lost)
+    absl::StrAppend(&md, "\n**Lost**: ", l, " (its seed left out of the table; `--resume` trains it).\n");
   if (c.sequential) absl::StrAppend(&md, "\n**", SequentialNote(c), "**\n");
   if (c.equal_flops) absl::StrAppend(&md, "\n**", kEqualFlopsNote, "**\n");
   if (!c.same_tokenizer)

@@ -27,6 +27,7 @@ std::string Notes(const Comparison& c) {
   };
   for (const std::string& w : CollapseWarnings(c)) note("Warning:", w);
   for (const std::string& d : DivergenceNotes(c)) note("Diverged:", d + " (left out of the table).");
+  for (const std::string& l : c.lost) note("Lost:", l + " (its seed left out of the table; --resume trains it).");
   if (c.sequential) note("Sequential:", SequentialNote(c));
   if (c.equal_flops) note("Equal compute:", kEqualFlopsNote);
   if (!c.same_tokenizer) note("Tokenizers differ:", kTokenizersDifferNote);

@@ -1,12 +1,12 @@
 #include "tinylm/experiments/run_pool.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <atomic>
 #include <exception>
 #include <mutex>
 #include <thread>
+
+#include "tinylm/tensors/thread_policy.h"
 
 namespace tinylm {
 
@@ -41,6 +41,6 @@ std::vector<proto::RunSummary> TrainRuns(const std::vector<RunRequest>& requests
   return out;
 }
 
-int ThreadsPerJob(int jobs) { return std::max(1, omp_get_num_procs() / std::max(1, jobs)); }
+int ThreadsPerJob(int jobs) { return std::max(1, DefaultThreads() / std::max(1, jobs)); }
 
 }  // namespace tinylm

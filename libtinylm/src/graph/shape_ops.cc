@@ -214,12 +214,13 @@ struct DropoutOp final : Op {
     const uint64_t seed = r.ctx().seed(), st = stream;
     const float keep_scale = 1.0f / (1.0f - p), pp = p;
     const int64_t n = x.numel();
+    const uint64_t first = r.ctx().DropoutCounter(n);
     const float* px = x.f32();
     float* pm = r.scratch(0, x.shape()).f32();
     float* py = r.out(x.shape()).f32();
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (int64_t i = 0; i < n; ++i) {
-      pm[i] = CounterUniform(seed, st, i) >= pp ? keep_scale : 0.0f;
+      pm[i] = CounterUniform(seed, st, first + i) >= pp ? keep_scale : 0.0f;
       py[i] = px[i] * pm[i];
     }
   }

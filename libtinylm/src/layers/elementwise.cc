@@ -35,13 +35,13 @@ Tensor Dropout::Forward(Context& ctx, const Tensor& x, Mode mode) {
   elements_ = n;
   const float keep_scale = 1.0f / (1.0f - p_);
   const uint64_t stream = id_ ^ (ctx.step() * 0x9e3779b97f4a7c15ULL);
-  const uint64_t seed = ctx.seed();
+  const uint64_t seed = ctx.seed(), first = ctx.DropoutCounter(n);
   const float* px = x.f32();
   float* pm = mask_.f32();
   float* py = y.f32();
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
-    pm[i] = CounterUniform(seed, stream, i) >= p_ ? keep_scale : 0.0f;
+    pm[i] = CounterUniform(seed, stream, first + i) >= p_ ? keep_scale : 0.0f;
     py[i] = px[i] * pm[i];
   }
   return y;

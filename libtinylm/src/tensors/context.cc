@@ -5,10 +5,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "tinylm/tensors/thread_policy.h"
+
 namespace tinylm {
 
 Context::Context(int threads, uint64_t seed)
-    : threads_(threads > 0 ? threads : omp_get_num_procs()),
+    : threads_(threads > 0 ? threads : DefaultThreads()),
       seed_(seed),
       engine_(dnnl::engine::kind::cpu, 0),
       stream_(engine_) {

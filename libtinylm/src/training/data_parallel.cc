@@ -48,7 +48,9 @@ StepResult DataParallelTrainStep(Context& ctx, LanguageModel& model, AdamW& opt,
   Batch local = ShardRows(global, comm.rank(), comm.size());
   local.loss_normalizer = WeightSum(global.weights, global.targets.numel());
   local.reconstruction_normalizer = WeightSum(global.input_weights, global.inputs.numel());
+  ctx.set_shard(comm.rank());  // dropout masks: this shard's slice of the whole batch's
   StepResult r = ForwardBackward(ctx, model, local);
+  ctx.set_shard(0);
   ParamStore& store = model.store();
   comm.AllreduceSum(store.grads().f32(), store.size());
   double losses[2] = {r.loss, r.reconstruction_loss};

@@ -17,6 +17,7 @@
 #include "tinylm/evaluation/embedding_spread.h"
 #include "tinylm/data/file_writes.h"
 #include "tinylm/model/checkpoint.h"
+#include "tinylm/training/data_parallel.h"
 #include "tinylm/training/interrupt.h"
 #include "tinylm/model/generate.h"
 #include "tinylm/training/divergence.h"
@@ -140,37 +141,40 @@ std::vector<std::string> DefaultPrompts() { return {"Once upon a time", "The lit
 class Run {
  public:
   Run(const Experiment& e, const RunOptions& o)
-      : e_(e), o_(o), ctx_(o.threads > 0 ? o.threads : e.spec.runtime().threads(), o.seed) {
+      : e_(e),
+        o_(o),
+        ctx_(o.threads > 0 ? o.threads : e.spec.runtime().threads(), o.seed),
+        comm_(o.data_parallel && o.data_parallel->distributed() ? o.data_parallel : nullptr),
+        writer_(!comm_ || comm_->rank() == 0) {
     ctx_.set_bf16_matmuls(e.spec.runtime().precision() == proto::RuntimeSpec::BF16);
   }
 
   proto::RunSummary Go() {
-    fs::create_directories(o_.dir);
-    fs::remove(o_.dir + "/summary.json");  // a stale summary must not mark this run finished
+    if (writer_) {
+      fs::create_directories(o_.dir);
+      fs::remove(o_.dir + "/summary.json");  // a stale summary must not mark this run finished
+    }
     model_ = e_.BuildModel();
     model_->store().Allocate(o_.seed);
     const std::string ckpt = o_.dir + "/checkpoint.bin";
     const std::string metrics = o_.dir + "/metrics.jsonl";
     int start_stage = 0;
     int64_t start_step = 0;
-    if (o_.resume && fs::exists(ckpt)) {
-      const proto::CheckpointHeader h = LoadCheckpoint(ckpt, &model_->store());
-      // The run key covers spec, seed, code version and data: resuming anything else would
-      // silently mix two experiments.
-      if (h.run_key() != e_.CacheKey(o_.seed))
-        throw std::runtime_error(ckpt + ": written by a different spec, seed, code version or data; remove it or "
-                                        "drop --resume");
+    if (Agreed(o_.resume && writer_ && fs::exists(ckpt))) {
+      const proto::CheckpointHeader h = LoadCheckpointOnEveryRank(ckpt);
       start_stage = h.stage();
       start_step = h.stage_step();
       global_step_ = h.global_step();
       tokens_ = h.tokens();
       wall_before_ = h.wall_seconds();
       adam_steps_ = h.adam_steps();
-      TruncateMetrics(metrics, global_step_);
+      if (writer_) TruncateMetrics(metrics, global_step_);
       summary_curves_from_metrics_ = true;
     }
-    metrics_ = std::make_unique<AppendOnlyFile>(metrics, /*truncate=*/!summary_curves_from_metrics_);
-    if (summary_curves_from_metrics_) ReloadCurves(metrics);
+    if (writer_) {
+      metrics_ = std::make_unique<AppendOnlyFile>(metrics, /*truncate=*/!summary_curves_from_metrics_);
+      if (summary_curves_from_metrics_) ReloadCurves(metrics);
+    }
     start_ = std::chrono::steady_clock::now();
     for (int s = start_stage; s < static_cast<int>(e_.stages.size()); ++s) {
       switch (TrainStage(s, s == start_stage ? start_step : 0)) {
@@ -186,6 +190,35 @@ class Run {
   }
 
  private:
+  // Rank 0's decision, on every rank (this process's own without data parallelism).
+  bool Agreed(bool rank0_decides) { return comm_ ? comm_->BroadcastFlag(rank0_decides) : rank0_decides; }
+
+  // Rank 0 reads and verifies the checkpoint; every rank receives its header and arenas (the
+  // ranks need not share a filesystem, and a checkpoint holds no per-rank state, so any rank
+  // count that divides the batch resumes it).
+  proto::CheckpointHeader LoadCheckpointOnEveryRank(const std::string& ckpt) {
+    proto::CheckpointHeader h;
+    if (writer_) {
+      h = LoadCheckpoint(ckpt, &model_->store());
+      // The run key covers spec, seed, code version and data: resuming anything else would
+      // silently mix two experiments.
+      if (h.run_key() != e_.CacheKey(o_.seed))
+        throw std::runtime_error(ckpt + ": written by a different spec, seed, code version or data; remove it or "
+                                        "drop --resume");
+    }
+    if (!comm_) return h;
+    (void)h.ParseFromString(comm_->Broadcast(writer_ ? h.SerializeAsString() : std::string()));
+    ParamStore& store = model_->store();
+    for (const Tensor* arena : {&store.values(), &store.adam_m(), &store.adam_v()})
+      comm_->Broadcast(const_cast<float*>(arena->f32()), store.size());
+    store.Touch();
+    return h;
+  }
+
+  void Log(const std::string& line) {
+    if (metrics_) metrics_->Append(line);
+  }
+
   double Elapsed() const {
     return wall_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
@@ -225,13 +258,18 @@ class Run {
   // Evaluates; false (and the run marked diverged) when the validation loss is not finite or
   // has exploded (training/divergence.h).
   bool LogEval(const PreparedStage& st) {
+    // Rank 0 evaluates; the others wait for its verdict (go on, or diverged).
+    return Agreed(writer_ && EvaluateAndLog(st));
+  }
+
+  bool EvaluateAndLog(const PreparedStage& st) {
     const EvalResult r = Evaluate(st);
     if (!std::isfinite(r.loss) || r.loss > ExplodedLossThreshold(model_->vocab_size())) {
       MarkDiverged(st, global_step_, absl::StrFormat("validation loss %s nats per token (a uniform guess: %.2f)",
                                                      std::isfinite(r.loss) ? absl::StrFormat("%.4g", r.loss) : "null", std::log(static_cast<double>(model_->vocab_size()))), {});
       return false;
     }
-    metrics_->Append(absl::StrCat("{\"stage\":\"", st.spec.name(), "\",\"step\":", global_step_, ",\"tokens\":", tokens_,
+    Log(absl::StrCat("{\"stage\":\"", st.spec.name(), "\",\"step\":", global_step_, ",\"tokens\":", tokens_,
                              ",\"val_loss\":", Json(r.loss), ",\"val_bpb\":", Json(r.bpb),
                              ",\"val_accuracy\":", Json(r.accuracy), ",\"embedding_spread\":", Json(r.embedding_spread),
                              "}\n"));
@@ -251,13 +289,15 @@ class Run {
     d->set_step(step);
     d->set_layer(site.layer);
     d->set_reason(site.where.empty() ? reason : reason + ", first in the " + site.where);
-    metrics_->Append(absl::StrCat("{\"stage\":\"", st.spec.name(), "\",\"step\":", step, ",\"diverged\":true}\n"));
+    Log(absl::StrCat("{\"stage\":\"", st.spec.name(), "\",\"step\":", step, ",\"diverged\":true}\n"));
+    if (!writer_) return;
     std::printf("%s %s diverged at step %lld: %s%s\n", o_.label.c_str(), st.spec.name().c_str(), static_cast<long long>(step),
                 d->reason().c_str(), site.layer.empty() ? "" : (" of " + site.layer).c_str());
     std::fflush(stdout);
   }
 
   void Progress(const PreparedStage& st, int64_t step, double loss, double tps, bool force) {
+    if (!writer_) return;
     const double remaining = (total_steps_left_ * st.spec.batch_size() * st.spec.seq_len()) / std::max(tps, 1.0);
     const std::string line = absl::StrFormat("%s %s step %d/%d  tokens %d  loss %.4f  %.0f tok/s  ETA %.0fs",
                                              o_.label, st.spec.name(), step, st.steps, tokens_, loss, tps, remaining);
@@ -285,12 +325,12 @@ class Run {
     if (sp.on_nonfinite() == proto::StageSpec::SKIP_STEP && skipped_in_row_ < sp.max_skipped_steps()) {
       ++skipped_in_row_;
       summary_.set_skipped_steps(summary_.skipped_steps() + 1);
-      metrics_->Append(absl::StrCat("{\"stage\":\"", sp.name(), "\",\"step\":", step, ",\"skipped\":true}\n"));
+      Log(absl::StrCat("{\"stage\":\"", sp.name(), "\",\"step\":", step, ",\"skipped\":true}\n"));
       return true;
     }
     const std::string why = skipped_in_row_ > 0 ? absl::StrCat(skipped_in_row_ + 1, " non-finite steps in a row")
                                                 : std::string("non-finite loss or gradient");
-    MarkDiverged(st, step, why, LocateNonFinite(ctx_, *model_, batch));
+    MarkDiverged(st, step, why, writer_ ? LocateNonFinite(ctx_, *model_, batch) : NonFiniteSite{});
     return false;
   }
 
@@ -316,7 +356,7 @@ class Run {
     auto last_print = stage_start;
     for (int64_t step = first_step; step < st.steps; ++step) {
       if (o_.stop_after_steps >= 0 && global_step_ >= o_.stop_after_steps) return StageEnd::kStopped;
-      if (InterruptSignal() != 0) {
+      if (comm_ ? comm_->AnyTrue(InterruptSignal() != 0) : InterruptSignal() != 0) {
         // Asked to stop: a checkpoint at this step boundary, from which --resume continues
         // exactly as if nothing had happened.
         Checkpoint(s, step, step > 0 ? opt.steps() : 0);
@@ -325,7 +365,9 @@ class Run {
       ctx_.set_step(global_step_);
       DrawTrainingBatch(st, static_cast<int>(s), o_.seed, step, &batch, &ones_weights_);
       const auto t0 = std::chrono::steady_clock::now();
-      const StepResult r = TrainStep(ctx_, *model_, opt, batch, ScheduledLr(sched, step), o.grad_clip());
+      const float lr = ScheduledLr(sched, step);
+      const StepResult r = comm_ ? DataParallelTrainStep(ctx_, *model_, opt, batch, lr, o.grad_clip(), *comm_)
+                                 : TrainStep(ctx_, *model_, opt, batch, lr, o.grad_clip());
       train_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (!r.finite || r.loss > exploded) {
         if (!HandleBadStep(st, batch, r)) return StageEnd::kDiverged;
@@ -339,7 +381,7 @@ class Run {
       const double stage_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_start).count();
       const double tps = (step + 1 - first_step) * per_step / std::max(stage_secs, 1e-9);
       if (r.finite && (global_step_ % ev.log_interval_steps() == 0 || step + 1 == st.steps)) {
-        metrics_->Append(absl::StrCat("{\"stage\":\"", sp.name(), "\",\"step\":", global_step_, ",\"tokens\":", tokens_,
+        Log(absl::StrCat("{\"stage\":\"", sp.name(), "\",\"step\":", global_step_, ",\"tokens\":", tokens_,
                                  ",\"loss\":", Json(r.loss),
                                  model_->reconstruction_head() ? absl::StrCat(",\"reconstruction_loss\":", Json(r.reconstruction_loss)) : "",
                                  ",\"lr\":", Json(r.lr), ",\"grad_norm\":", Json(r.grad_norm),
@@ -364,13 +406,14 @@ class Run {
       if (ck > 0 && (step + 1) % ck == 0 && step + 1 < st.steps) Checkpoint(s, step + 1, opt.steps());
     }
     if (!LogEval(st)) return StageEnd::kDiverged;
-    if (o_.tty) std::printf("\n");
+    if (o_.tty && writer_) std::printf("\n");
     // Stage boundary checkpoint: a resume starts the next stage.
     Checkpoint(s + 1, 0, 0);
     return StageEnd::kDone;
   }
 
   void Checkpoint(int stage, int64_t stage_step, int64_t adam_steps) {
+    if (!writer_) return;  // every rank holds the same weights and moments
     proto::CheckpointHeader h;
     h.set_spec_text(e_.spec_text);
     h.set_run_key(e_.CacheKey(o_.seed));
@@ -395,6 +438,7 @@ class Run {
     r.set_wall_seconds(Elapsed());
     r.set_spec_hash(e_.CacheKey(o_.seed));
     r.set_code_version(CodeVersion());
+    if (comm_) r.set_data_parallel_ranks(comm_->size());
   }
 
   void WriteSummary(const proto::RunSummary& r) {
@@ -414,12 +458,14 @@ class Run {
   // evaluation, samples or checkpoint are written (the last periodic checkpoint is the last good
   // state), and a rerun reads the same result from the cache.
   proto::RunSummary FinishDiverged() {
+    if (!writer_) return proto::RunSummary();  // rank 0's summary reaches every rank (TrainRun)
     SetIdentity(summary_);
     WriteSummary(summary_);
     return summary_;
   }
 
   proto::RunSummary Finish() {
+    if (!writer_) return proto::RunSummary();  // rank 0's summary reaches every rank (TrainRun)
     proto::RunSummary& r = summary_;
     SetIdentity(r);
     // Training throughput: optimiser steps only (evaluation and sampling excluded). After a
@@ -489,8 +535,10 @@ class Run {
   const Experiment& e_;
   const RunOptions& o_;
   Context ctx_;
+  Communicator* comm_;  // data-parallel over its ranks; null: alone
+  bool writer_;         // rank 0, or alone: evaluates, prints, writes
   std::unique_ptr<LanguageModel> model_;
-  std::unique_ptr<AppendOnlyFile> metrics_;  // metrics.jsonl
+  std::unique_ptr<AppendOnlyFile> metrics_;  // metrics.jsonl (rank 0 only)
   proto::RunSummary summary_;
   EvalResult last_eval_;
   int64_t global_step_ = 0, tokens_ = 0, adam_steps_ = 0, total_steps_left_ = 0;
@@ -505,9 +553,16 @@ class Run {
 }  // namespace
 
 proto::RunSummary TrainRun(const Experiment& e, const RunOptions& o) {
+  Communicator* comm = o.data_parallel && o.data_parallel->distributed() ? o.data_parallel : nullptr;
+  const bool writer = !comm || comm->rank() == 0;
   proto::RunSummary done;
-  if (ReadFinishedRun(o.dir, &done) && done.spec_hash() == e.CacheKey(o.seed)) return done;
-  return Run(e, o).Go();
+  const bool finished = writer && ReadFinishedRun(o.dir, &done) && done.spec_hash() == e.CacheKey(o.seed);
+  if (!comm) return finished ? done : Run(e, o).Go();
+  // Rank 0's summary (cached, or trained by all) on every rank: the ranks go on to the same
+  // decisions (learning-rate choice, sequential seeds).
+  proto::RunSummary r = comm->BroadcastFlag(finished) ? done : Run(e, o).Go();
+  (void)r.ParseFromString(comm->Broadcast(writer ? r.SerializeAsString() : std::string()));
+  return r;
 }
 
 }  // namespace tinylm

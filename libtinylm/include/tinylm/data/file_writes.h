@@ -34,6 +34,11 @@ class AtomicFile {
   int fd_ = -1;
 };
 
+// True when nobody holds the FileLock at `path` (tried without waiting, and let go at once). A
+// process's flock ends with the process, however it ends: a lock held for a process's lifetime
+// tells others whether it is still alive (experiments/rank_sweep.h).
+bool LockIsFree(const std::string& path);
+
 // `text` as the whole of `path`, atomically.
 void WriteFileAtomic(const std::string& path, std::string_view text);
 
@@ -53,6 +58,11 @@ class AppendOnlyFile {
   std::string path_;
   int fd_ = -1;
 };
+
+// True when nobody holds the FileLock at `path` (tried without waiting, and let go at once). A
+// process's flock ends with the process, however it ends: a lock held for a process's lifetime
+// tells others whether it is still alive (experiments/rank_sweep.h).
+bool LockIsFree(const std::string& path);
 
 // The whole of `path` as written so far ("" if it does not exist yet): reading back a log.
 std::string ReadFileIfExists(const std::string& path);
@@ -85,5 +95,10 @@ class FileLock {
  private:
   int fd_ = -1;
 };
+
+// True when nobody holds the FileLock at `path` (tried without waiting, and let go at once). A
+// process's flock ends with the process, however it ends: a lock held for a process's lifetime
+// tells others whether it is still alive (experiments/rank_sweep.h).
+bool LockIsFree(const std::string& path);
 
 }  // namespace tinylm

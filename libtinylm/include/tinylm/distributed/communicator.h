@@ -30,9 +30,19 @@ class Communicator {
   bool AnyTrue(bool mine);
   // Root's bytes on every rank.
   std::string Broadcast(const std::string& bytes, int root = 0);
+  // Root's n floats on every rank, in place (a model's arenas after rank 0 loaded a checkpoint).
+  void Broadcast(float* data, int64_t n, int root = 0);
+  // Root's flag on every rank (a decision only the root can make, e.g. after it evaluated).
+  bool BroadcastFlag(bool flag, int root = 0);
   // Every rank's bytes on the root, in rank order (empty elsewhere).
   std::vector<std::string> Gather(const std::string& mine, int root = 0);
   void Barrier();
+  // Ends every rank of the job with `code` (MPI_Abort): for an error on one rank that the others,
+  // waiting in a collective, would otherwise wait for forever. Returns only without MPI.
+  void Abort(int code);
+  // Exit without MPI_Finalize: once a rank of the job has died (a sweep under mpirun
+  // --enable-recovery goes on without it), Open MPI 4.1's finalize waits for it forever.
+  void SkipFinalize();
 
   static constexpr int64_t kBucketFloats = 1 << 20;
 

@@ -21,13 +21,13 @@ std::vector<double> LearningRateGrid(const proto::LrSweepSpec& s);
 // same factor.
 Experiment AtLearningRate(const Experiment& e, double lr);
 
-// The run with the lowest final validation loss among those that did not diverge; -1 when all
-// diverged.
+// The run with the lowest final validation loss among those that neither diverged nor were lost
+// (their rank stopped); -1 when there is none.
 int BestRun(const std::vector<proto::RunSummary>& runs);
 
-// Sweeps `arm` over `grid` on `seed` through `train`, `jobs` rates at once; `*chosen` becomes
-// the arm at the best rate (at its spec's own rate when every rate diverged).
+// Sweeps `arm` over `grid` on `seed` through `train_all`; `*chosen` becomes the arm at the best
+// rate (at its spec's own rate when every rate diverged).
 Comparison::LrSweep::Arm SweepLearningRate(const Experiment& arm, const std::vector<double>& grid, uint64_t seed,
-                                           const TrainRunFn& train, int jobs, Experiment* chosen);
+                                           const TrainAllFn& train_all, Experiment* chosen);
 
 }  // namespace tinylm

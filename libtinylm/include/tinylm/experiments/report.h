@@ -52,6 +52,9 @@ struct Comparison {
     double per_token = 0;
   };
   std::vector<StageFlops> baseline_flops, variant_flops;
+  // Runs of a sweep spread over MPI ranks that have no result (RunSummary.lost): one line each,
+  // naming the run and why; their seeds are left out of both arms.
+  std::vector<std::string> lost;
 };
 
 // Training FLOPs spent by the time a run has seen `tokens` (cumulative over its stages).

@@ -22,6 +22,10 @@ struct RunRequest {
   std::string label;
 };
 
+// Trains a list of requests, returning their summaries in request order: TrainRuns below, or the
+// runs spread over the ranks of an MPI job (experiments/rank_sweep.h).
+using TrainAllFn = std::function<std::vector<proto::RunSummary>(const std::vector<RunRequest>&)>;
+
 // Trains every request through `train`, at most `jobs` at once, and returns the summaries in
 // request order. When a run throws, the runs already started finish, no new one starts, and the
 // first exception is rethrown. `train` must be safe to call from several threads (TrainRun is:

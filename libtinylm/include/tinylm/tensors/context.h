@@ -64,6 +64,12 @@ class Context {
   void set_seed(uint64_t s) { seed_ = s; }
   uint64_t step() const { return step_; }
   void set_step(uint64_t s) { step_ = s; }
+  // Data-parallel training: this context trains shard `shard` of `shards` equal shares of each
+  // batch's rows. A tensor whose outer dimension is the batch's rows (however flattened) then
+  // holds elements [shard * n, (shard + 1) * n) of the whole batch's, so a mask element keyed
+  // by DropoutCounter is the one a single process draws for the same element.
+  void set_shard(int64_t shard) { shard_ = shard; }
+  uint64_t DropoutCounter(int64_t local_numel) const { return static_cast<uint64_t>(shard_ * local_numel); }
 
   // Mixed precision (RuntimeSpec.precision BF16): the large projections multiply bf16 copies of
   // their inputs and weights with fp32 accumulation and output; master weights, optimizer,
@@ -100,6 +106,7 @@ class Context {
   int threads_;
   uint64_t seed_;
   uint64_t step_ = 0;
+  int64_t shard_ = 0;
   bool bf16_matmuls_ = false;
   dnnl::engine engine_;
   dnnl::stream stream_;

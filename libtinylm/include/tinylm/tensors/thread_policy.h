@@ -20,3 +20,13 @@ namespace tinylm {
 void ApplyThreadWaitPolicy(char** argv);
 
 }  // namespace tinylm
+
+namespace tinylm {
+
+// Threads a Context uses when asked for "all cores": the cores this process may run on, shared
+// with the other ranks of an MPI job on this node when they may run on the same cores (mpirun
+// binds ranks to cores by default for up to two ranks and to sockets beyond; with --bind-to none
+// every rank sees every core, and N ranks of all-core teams would oversubscribe them N times).
+int DefaultThreads();
+
+}  // namespace tinylm

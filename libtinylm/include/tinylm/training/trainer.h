@@ -6,6 +6,7 @@
 #include <string>
 
 #include "results.pb.h"
+#include "tinylm/distributed/communicator.h"
 #include "tinylm/experiments/experiment.h"
 
 namespace tinylm {
@@ -18,6 +19,12 @@ struct RunOptions {
   std::string label;      // shown in the progress line
   bool tty = false;       // rewrite the progress line in place
   int64_t stop_after_steps = -1;  // stop (as if killed) after this many global steps; tests
+  // Data-parallel: every rank of `data_parallel` calls TrainRun with the same arguments and they
+  // train the run together (training/data_parallel.h), each on its share of every batch. Rank 0
+  // reads the cache and checkpoint, evaluates, prints and writes everything; the others follow
+  // its decisions and return its summary. "Stop" is agreed by all, so all stop at one step.
+  // Null, or a world of one process: this process alone.
+  Communicator* data_parallel = nullptr;
 };
 
 struct EvalResult {
