@@ -66,6 +66,7 @@ int main() {
   cfg.set_heads(2);
   cfg.set_ffn_hidden(48);
   cfg.set_context(16);
+  cfg.set_qk_norm(true);
   cfg.set_dropout(0.2f);  // masks keyed by the global element: N ranks draw the single process's
   auto alone = BuildTransformer(cfg), together = BuildTransformer(cfg);
   alone->store().Allocate(11);
