@@ -180,6 +180,42 @@ TEST_F(AblateMpi, SweepSpreadsTheRunsOverRanksAndMatchesOneProcessExactly) {
   EXPECT_EQ(results(two_summary), results(alone_summary));
 }
 
+// A suite and sequential seeds under mpirun: every ablation's runs and every look's seed pair are
+// spread over the ranks; the ranks agree on when sequential seeds stop, and the results are one
+// process's.
+TEST_F(AblateMpi, SuitesAndSequentialSeedsSpreadOverRanks) {
+  dir_.Write("specs/wide_ffn.pbtxt", "base: \"base.pbtxt\"\nmodel { block { layer {} layer { residual { mixer { swiglu { hidden: 48 } } } } } }\n");
+  const std::string suite = "--suite " + dir_.path() + "/specs/base.pbtxt --speed-rounds 0";
+  const Result alone = Ablate(suite, "alone", "--threads 1");
+  ASSERT_EQ(alone.code, 0) << alone.out;
+  const Result two = AblateMpirun(2, suite, "two");
+  ASSERT_EQ(two.code, 0) << two.out;
+  EXPECT_NE(two.out.find("suite suite_base: 2 ablations ranked by val bits/byte"), std::string::npos) << two.out;
+  EXPECT_NE(two.out.find("finished on rank 1"), std::string::npos) << two.out;
+  EXPECT_TRUE(fs::exists(dir_.path() + "/two/suite_base/report.md"));
+  EXPECT_EQ(RunMetrics("two"), RunMetrics("alone"));
+  const auto board = [](const std::string& out) {
+    const size_t at = out.find("leaderboard by val bits/byte");
+    return out.substr(at, out.find("report:", at) - at);
+  };
+  EXPECT_EQ(board(two.out), board(alone.out));
+
+  const std::string sequential = spec_ + " --sequential 4 --speed-rounds 0";
+  const Result seq_alone = Ablate(sequential, "seq_alone", "--threads 1");
+  ASSERT_EQ(seq_alone.code, 0) << seq_alone.out;
+  const Result seq_two = AblateMpirun(2, sequential, "seq_two");
+  ASSERT_EQ(seq_two.code, 0) << seq_two.out;
+  const auto looks = [](const std::string& out) {
+    std::string lines;
+    for (size_t at = out.find("[sequential]"); at != std::string::npos; at = out.find("[sequential]", at + 1))
+      lines += out.substr(at, out.find('\n', at) - at) + "\n";
+    return lines;
+  };
+  EXPECT_FALSE(looks(seq_alone.out).empty()) << seq_alone.out;
+  EXPECT_EQ(looks(seq_two.out), looks(seq_alone.out)) << seq_two.out;
+  EXPECT_EQ(RunMetrics("seq_two"), RunMetrics("seq_alone"));
+}
+
 // Three ranks, four seed pairs: rank 2 owns [baseline seed 2] and [variant seed 3] and is
 // killed (SIGKILL) while training the first. With --enable-recovery the other ranks go on;
 // those two seeds are reported lost and left out; --resume on two ranks trains them, the
