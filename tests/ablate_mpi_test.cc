@@ -10,6 +10,7 @@
 #include <cmath>
 #include <regex>
 #include <thread>
+#include <utility>
 
 #include "ablate_cli.h"
 
@@ -37,6 +38,14 @@ class AblateMpi : public AblateCli {
   Result AblateMpirun(int ranks, const std::string& args, const std::string& out, const std::string& mpi_extra = "") {
     return RunCommand(Mpirun(ranks, mpi_extra) + TINYLM_ABLATE_BIN + " " + args + " --data-dir " + dir_.path() +
                       "/data --out " + dir_.path() + "/" + out + " --threads 1");
+  }
+  // `args` in one process (out "alone") and over `ranks` ranks (out "two"): both must succeed.
+  std::pair<Result, Result> AloneAndOverRanks(const std::string& args, int ranks = 2) {
+    Result alone = Ablate(args, "alone", "--threads 1");
+    EXPECT_EQ(alone.code, 0) << alone.out;
+    Result over = AblateMpirun(ranks, args, "two");
+    EXPECT_EQ(over.code, 0) << over.out;
+    return {alone, over};
   }
   // Every number of every metrics line (by run directory), for comparisons with a tolerance.
   std::map<std::string, std::vector<std::vector<double>>> RunNumbers(const std::string& out) {
@@ -162,11 +171,8 @@ TEST_F(AblateMpi, DataParallelStopsTogetherAndResumesWithAnotherRankCount) {
 }
 
 TEST_F(AblateMpi, SweepSpreadsTheRunsOverRanksAndMatchesOneProcessExactly) {
-  const std::string flags = spec_ + " --seeds 2 --speed-rounds 0";
-  const Result alone = Ablate(flags, "alone", "--threads 1");
-  ASSERT_EQ(alone.code, 0) << alone.out;
-  const Result two = AblateMpirun(2, flags, "two");
-  ASSERT_EQ(two.code, 0) << two.out;
+  const auto [alone, two] = AloneAndOverRanks(spec_ + " --seeds 2 --speed-rounds 0");
+  ASSERT_EQ(two.code + alone.code, 0);
   EXPECT_NE(two.out.find("runs spread over the ranks"), std::string::npos) << two.out;
   // Rank 1 trained the variant runs (requests alternate baseline, variant); rank 0 reports them.
   EXPECT_NE(two.out.find("[variant seed 1] finished on rank 1: val loss"), std::string::npos) << two.out;
@@ -185,11 +191,8 @@ TEST_F(AblateMpi, SweepSpreadsTheRunsOverRanksAndMatchesOneProcessExactly) {
 // process's.
 TEST_F(AblateMpi, SuitesAndSequentialSeedsSpreadOverRanks) {
   dir_.Write("specs/wide_ffn.pbtxt", "base: \"base.pbtxt\"\nmodel { block { layer {} layer { residual { mixer { swiglu { hidden: 48 } } } } } }\n");
-  const std::string suite = "--suite " + dir_.path() + "/specs/base.pbtxt --speed-rounds 0";
-  const Result alone = Ablate(suite, "alone", "--threads 1");
-  ASSERT_EQ(alone.code, 0) << alone.out;
-  const Result two = AblateMpirun(2, suite, "two");
-  ASSERT_EQ(two.code, 0) << two.out;
+  const auto [alone, two] = AloneAndOverRanks("--suite " + dir_.path() + "/specs/base.pbtxt --speed-rounds 0");
+  ASSERT_EQ(two.code + alone.code, 0);
   EXPECT_NE(two.out.find("suite suite_base: 2 ablations ranked by val bits/byte"), std::string::npos) << two.out;
   EXPECT_NE(two.out.find("finished on rank 1"), std::string::npos) << two.out;
   EXPECT_TRUE(fs::exists(dir_.path() + "/two/suite_base/report.md"));
