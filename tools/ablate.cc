@@ -257,8 +257,9 @@ int Main(int argc, char** argv) {
     if (!suite) return LostRunsExit(RunAblation(spec_paths[0], o).lost.size());
     return RunSuite(spec_paths, suite_metric, o);
   } catch (const SpecError& e) {
-    // Every rank of an MPI job reads the same spec and finds the same fault: one says it.
-    if (Communicator::World().rank() == 0) std::fprintf(stderr, "ablate: error: %s\n", e.what());
+    // Every rank of an MPI job reads the same spec and usually finds the same fault: rank 0 says
+    // it on the terminal, the others in their logs (a fault only one node has still shows).
+    std::fprintf(Communicator::World().rank() == 0 ? stderr : stdout, "ablate: error: %s\n", e.what());
     return 2;
   } catch (const RunInterrupted& e) {
     // Every run in progress wrote a checkpoint at its last step; finished runs are cached.

@@ -39,12 +39,19 @@ struct Finalizer {
   }
 };
 
+// f(first, count) over [0, n) in buckets of kBucketFloats (MPI counts are ints, and no rank
+// holds a second full-size buffer).
+template <typename F>
+void InBuckets(int64_t n, F f) {
+  for (int64_t at = 0; at < n; at += Communicator::kBucketFloats)
+    f(at, static_cast<int>(std::min<int64_t>(Communicator::kBucketFloats, n - at)));
+}
+
 template <typename T>
 void Allreduce(T* data, int64_t n, MPI_Datatype type) {
-  for (int64_t at = 0; at < n; at += Communicator::kBucketFloats) {
-    const int count = static_cast<int>(std::min<int64_t>(Communicator::kBucketFloats, n - at));
+  InBuckets(n, [&](int64_t at, int count) {
     Check(MPI_Allreduce(MPI_IN_PLACE, data + at, count, type, MPI_SUM, MPI_COMM_WORLD), "Allreduce");
-  }
+  });
 }
 
 }  // namespace
@@ -89,10 +96,7 @@ std::string Communicator::Broadcast(const std::string& bytes, int root) {
 
 void Communicator::Broadcast(float* data, int64_t n, int root) {
   if (size_ == 1) return;
-  for (int64_t at = 0; at < n; at += kBucketFloats) {
-    const int count = static_cast<int>(std::min<int64_t>(kBucketFloats, n - at));
-    Check(MPI_Bcast(data + at, count, MPI_FLOAT, root, MPI_COMM_WORLD), "Bcast");
-  }
+  InBuckets(n, [&](int64_t at, int count) { Check(MPI_Bcast(data + at, count, MPI_FLOAT, root, MPI_COMM_WORLD), "Bcast"); });
 }
 
 bool Communicator::BroadcastFlag(bool flag, int root) {

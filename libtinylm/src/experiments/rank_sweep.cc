@@ -61,8 +61,9 @@ bool RankSweep::Leads() const {
   return false;
 }
 
-proto::RunSummary RankSweep::AwaitResult(int index, int owner, const std::string& label) {
+proto::RunSummary RankSweep::AwaitResult(int index, int owner, const RunRequest& request) {
   const std::string path = ResultPath(index);
+  const std::string& label = request.label;
   proto::RunSummary r;
   for (;;) {
     if (ReadResult(path, &r)) break;
@@ -70,14 +71,17 @@ proto::RunSummary RankSweep::AwaitResult(int index, int owner, const std::string
       // Gone: what it wrote before it went is all there will be.
       if (ReadResult(path, &r)) break;
       dead_.insert(owner);
-      return proto::RunSummary();
+      r = LostRun(request, absl::StrFormat("rank %d stopped before finishing it", owner));
+      break;
     }
     if (InterruptSignal() != 0) throw RunInterrupted(label + ": stopped while waiting for rank " + std::to_string(owner));
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  std::printf("%s %s on rank %d%s\n", label.c_str(), r.has_lost() ? "lost" : "finished", owner,
-              r.has_lost() ? (": " + r.lost()).c_str()
-                           : r.has_divergence() ? " (diverged)" : absl::StrFormat(": val loss %.4f", r.val_loss()).c_str());
+  if (r.has_lost())
+    std::printf("%s lost: %s\n", label.c_str(), r.lost().c_str());
+  else
+    std::printf("%s finished on rank %d%s\n", label.c_str(), owner,
+                r.has_divergence() ? " (diverged)" : absl::StrFormat(": val loss %.4f", r.val_loss()).c_str());
   std::fflush(stdout);
   return r;
 }
@@ -120,12 +124,7 @@ std::vector<proto::RunSummary> RankSweep::TrainAll(const std::vector<RunRequest>
   for (size_t k = 0; k < mine.size(); ++k) out[index_of.at({mine[k].experiment, mine[k].seed})] = trained[k];
   for (size_t i = 0; i < requests.size(); ++i) {
     if (owner(i) == comm_.rank()) continue;
-    out[i] = AwaitResult(static_cast<int>(i), owner(i), requests[i].label);
-    if (out[i].ByteSizeLong() == 0) {
-      out[i] = LostRun(requests[i], absl::StrFormat("rank %d stopped before finishing it", owner(i)));
-      std::printf("%s lost: %s\n", requests[i].label.c_str(), out[i].lost().c_str());
-      std::fflush(stdout);
-    }
+    out[i] = AwaitResult(static_cast<int>(i), owner(i), requests[i]);
   }
   return out;
 }

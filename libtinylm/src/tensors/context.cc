@@ -40,6 +40,7 @@ Context& Context::Serial() {
   }
   serial_->set_seed(seed_);
   serial_->set_step(step_);
+  serial_->set_shard(shard_);
   serial_->set_bf16_matmuls(bf16_matmuls_);
   return *serial_;
 }

@@ -41,12 +41,12 @@ class RankSweep {
 
   // Whether this rank writes the report: the lowest rank still alive.
   bool Leads() const;
-  const std::set<int>& dead() const { return dead_; }
 
  private:
   std::string ResultPath(int index) const;
   std::string AlivePath(int rank) const;
-  proto::RunSummary AwaitResult(int index, int owner, const std::string& label);
+  // Request `index`'s summary from `owner`'s result file, or a lost run once `owner` is gone.
+  proto::RunSummary AwaitResult(int index, int owner, const RunRequest& request);
 
   Communicator& comm_;
   std::string dir_;                 // <output_dir>/.ranks/<job>
